@@ -1,0 +1,22 @@
+// Shared declarations of the binding files: each l_<module>.c adds its
+// functions to the hilt.core table at the top of the stack.
+#ifndef HILT_BIND_H
+#define HILT_BIND_H
+
+#include <lua.h>
+
+void hilt__task_lib(lua_State *L);
+void hilt__timer_lib(lua_State *L);
+void hilt__log_lib(lua_State *L);
+
+/// Counts timers that are started and not stopped, for leak checks.
+int hilt__timer_active_count(void);
+
+int luaopen_hilt_core(lua_State *L);
+int luaopen_hilt_msgpack(lua_State *L);
+
+/// Fills package.path so lua/hilt/ is found wherever hilt runs from.
+/// Returns the directory used, or NULL (then *tried lists the candidates).
+const char *hilt__libpath_setup(lua_State *L, const char **tried);
+
+#endif

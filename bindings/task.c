@@ -1,0 +1,542 @@
+// The task scheduler (see task.h). This file holds the only lua_resume.
+//
+// Task life:
+//
+//   spawn -> READY -> RUNNING -+-> DONE | FAILED | CANCELLED
+//              ^               |
+//              |  wake         v  hilt_task_wait / yield
+//              +---------- WAITING (or READY again after a plain yield)
+//
+// Ready tasks run in the loop's idle and check phases. A pass runs at most
+// PASS_LIMIT resumptions so a task that yields in a loop cannot starve I/O.
+#include "task.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+#include "log.h"
+
+#define TASK_MT "hilt.Task"
+#define PASS_LIMIT 1024
+
+// Slots in the task userdata: the coroutine, the joiners, the error.
+enum { UV_THREAD = 1, UV_JOINERS = 2, UV_ERROR = 3 };
+
+char hilt_wait_any;
+
+static struct {
+  lua_State *L;
+  uv_loop_t *loop;
+  uv_idle_t idle;
+  uv_check_t check;
+  hilt_task_t *ready_head, *ready_tail;
+  hilt_task_t *live;
+  hilt_task_t *current;
+  hilt_task_t *main;
+  int running;
+  int live_count;
+  uint64_t spawned;
+  int exiting;
+  int exit_code;
+} sched;
+
+static void run_pass(void);
+
+static void idle_cb(uv_idle_t *handle)
+{
+  run_pass();
+}
+
+static void check_cb(uv_check_t *handle)
+{
+  run_pass();
+}
+
+void hilt_sched_init(lua_State *L, uv_loop_t *loop)
+{
+  sched.L = L;
+  sched.loop = loop;
+  uv_idle_init(loop, &sched.idle);
+  uv_check_init(loop, &sched.check);
+  // The check handle only shortens the way from an I/O callback to the task
+  // it woke; it must not keep the loop alive on its own.
+  uv_check_start(&sched.check, check_cb);
+  uv_unref((uv_handle_t *)&sched.check);
+  hilt__error_open(L);
+  hilt__task_open(L);
+}
+
+void hilt_sched_close(void)
+{
+  uv_close((uv_handle_t *)&sched.idle, NULL);
+  uv_close((uv_handle_t *)&sched.check, NULL);
+}
+
+uv_loop_t *hilt_sched_loop(void)
+{
+  return sched.loop;
+}
+
+hilt_task_t *hilt_task_current(void)
+{
+  return sched.current;
+}
+
+void hilt_sched_set_main(hilt_task_t *task)
+{
+  sched.main = task;
+}
+
+hilt_task_t *hilt_sched_main(void)
+{
+  return sched.main;
+}
+
+void hilt_sched_exit(int code)
+{
+  sched.exiting = 1;
+  sched.exit_code = code;
+  uv_stop(sched.loop);
+}
+
+int hilt_sched_exiting(int *code)
+{
+  if (sched.exiting && code != NULL) {
+    *code = sched.exit_code;
+  }
+  return sched.exiting;
+}
+
+static int is_finished(const hilt_task_t *t)
+{
+  return t->status >= HILT_TASK_DONE;
+}
+
+// --- the ready queue --------------------------------------------------------
+
+static void enqueue(hilt_task_t *t)
+{
+  t->status = HILT_TASK_READY;
+  t->next_ready = NULL;
+  if (sched.ready_tail != NULL) {
+    sched.ready_tail->next_ready = t;
+  } else {
+    sched.ready_head = t;
+    uv_idle_start(&sched.idle, idle_cb);
+  }
+  sched.ready_tail = t;
+}
+
+static hilt_task_t *dequeue(void)
+{
+  hilt_task_t *t = sched.ready_head;
+  if (t != NULL) {
+    sched.ready_head = t->next_ready;
+    if (sched.ready_head == NULL) {
+      sched.ready_tail = NULL;
+    }
+  }
+  return t;
+}
+
+// --- finishing ----------------------------------------------------------------
+
+static void timer_close_cb(uv_handle_t *handle)
+{
+  free(handle);
+}
+
+void hilt__task_release(hilt_task_t *t)
+{
+  if (t->timer != NULL) {
+    uv_close((uv_handle_t *)t->timer, timer_close_cb);
+    t->timer = NULL;
+  }
+}
+
+static void unlink_live(hilt_task_t *t)
+{
+  if (t->prev_live != NULL) {
+    t->prev_live->next_live = t->next_live;
+  } else {
+    sched.live = t->next_live;
+  }
+  if (t->next_live != NULL) {
+    t->next_live->prev_live = t->prev_live;
+  }
+  t->prev_live = t->next_live = NULL;
+  sched.live_count--;
+}
+
+// Wakes every task waiting to join t. The joiner list holds pairs (task,
+// wait_seq): an entry is stale once its task has moved on to another wait,
+// so a cancelled join needs no cleanup.
+static void wake_joiners(lua_State *L, hilt_task_t *t, int ud)
+{
+  if (lua_getiuservalue(L, ud, UV_JOINERS) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_Integer n = luaL_len(L, -1);
+  for (lua_Integer i = 1; i < n; i += 2) {
+    lua_rawgeti(L, -1, i);
+    hilt_task_t *j = luaL_testudata(L, -1, TASK_MT);
+    lua_rawgeti(L, -2, i + 1);
+    uint32_t seq = (uint32_t)lua_tointeger(L, -1);
+    lua_pop(L, 2);
+    if (j != NULL && j->status == HILT_TASK_WAITING && j->wait_seq == seq) {
+      hilt_task_push(j->co, t);
+      hilt_task_wake(j, 1);
+    }
+  }
+  lua_pop(L, 1);
+  lua_pushnil(L);
+  lua_setiuservalue(L, ud, UV_JOINERS);
+}
+
+void hilt_task_add_joiner(lua_State *L, int task_idx)
+{
+  hilt_task_t *t = hilt_task_check(L, task_idx);
+  hilt_task_t *me = sched.current;
+  task_idx = lua_absindex(L, task_idx);
+  t->joined = 1;
+  if (lua_getiuservalue(L, task_idx, UV_JOINERS) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, 2, 0);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, task_idx, UV_JOINERS);
+  }
+  lua_Integer n = luaL_len(L, -1);
+  hilt_task_push(L, me);
+  lua_rawseti(L, -2, n + 1);
+  lua_pushinteger(L, (lua_Integer)(me->wait_seq + 1));
+  lua_rawseti(L, -2, n + 2);
+  lua_pop(L, 1);
+}
+
+static void log_unjoined_failure(lua_State *L, hilt_task_t *t, int err)
+{
+  lua_getfield(L, err, "message");
+  lua_getfield(L, err, "traceback");
+  hilt_log(HILT_LOG_ERROR, "task", "task %llu (spawned at %s) failed: %s\n%s",
+           (unsigned long long)t->id, t->where, lua_tostring(L, -2),
+           lua_isstring(L, -1) ? lua_tostring(L, -1) : "");
+  lua_pop(L, 2);
+}
+
+// Records the outcome of a task whose coroutine returned (status LUA_OK)
+// or raised (anything else; the error value is on top of t->co).
+static void finish(hilt_task_t *t, int status)
+{
+  lua_State *L = sched.L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->self_ref);
+  int ud = lua_gettop(L);
+  if (status == LUA_OK) {
+    t->status = HILT_TASK_DONE;
+  } else {
+    luaL_traceback(L, t->co, NULL, 0);
+    const char *tb = lua_tostring(L, -1);
+    lua_xmove(t->co, L, 1);
+    hilt_error_wrap(L, tb);
+    t->status = hilt_error_is(L, -1, "cancelled") ? HILT_TASK_CANCELLED
+                                                   : HILT_TASK_FAILED;
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, ud, UV_ERROR);
+    // Close the task's pending to-be-closed variables now, not at exit.
+    lua_resetthread(t->co);
+    if (!t->joined && t->status == HILT_TASK_FAILED &&
+        t != sched.main) {
+      log_unjoined_failure(L, t, lua_gettop(L));
+    }
+    lua_pop(L, 2);
+  }
+  hilt__task_release(t);
+  luaL_unref(L, LUA_REGISTRYINDEX, t->interrupt_ref);
+  t->interrupt_ref = LUA_NOREF;
+  unlink_live(t);
+  wake_joiners(L, t, ud);
+  if (t == sched.main) {
+    uv_stop(sched.loop);
+  }
+  luaL_unref(L, LUA_REGISTRYINDEX, t->self_ref);
+  t->self_ref = LUA_NOREF;
+  lua_pop(L, 1);
+}
+
+// --- running ------------------------------------------------------------------
+
+// The only lua_resume in hilt.
+static void step(hilt_task_t *t)
+{
+  int nres = 0;
+  int nargs = t->nargs;
+  t->nargs = 0;
+  t->status = HILT_TASK_RUNNING;
+  sched.current = t;
+  int rc = lua_resume(t->co, sched.L, nargs, &nres);
+  sched.current = NULL;
+  if (rc == LUA_YIELD) {
+    lua_pop(t->co, nres);
+    // A yield that did not go through hilt_task_wait (coroutine.yield in a
+    // task body) just gives the other tasks a turn.
+    if (t->status == HILT_TASK_RUNNING) {
+      enqueue(t);
+    }
+    return;
+  }
+  finish(t, rc);
+}
+
+static void run_pass(void)
+{
+  if (sched.running) {
+    return;
+  }
+  sched.running = 1;
+  for (int i = 0; i < PASS_LIMIT && !sched.exiting; i++) {
+    hilt_task_t *t = dequeue();
+    if (t == NULL) {
+      break;
+    }
+    step(t);
+  }
+  if (sched.ready_head == NULL) {
+    uv_idle_stop(&sched.idle);
+  }
+  sched.running = 0;
+}
+
+// --- spawning -----------------------------------------------------------------
+
+static void link_live(hilt_task_t *t)
+{
+  t->next_live = sched.live;
+  if (sched.live != NULL) {
+    sched.live->prev_live = t;
+  }
+  sched.live = t;
+  sched.live_count++;
+}
+
+static void record_spawn_site(lua_State *L, hilt_task_t *t)
+{
+  lua_Debug ar;
+  // Level 1 is the spawn function itself when called from Lua; find the
+  // first Lua frame above it.
+  for (int level = 1; lua_getstack(L, level, &ar); level++) {
+    lua_getinfo(L, "Sl", &ar);
+    if (ar.currentline > 0) {
+      snprintf(t->where, sizeof t->where, "%s:%d", ar.short_src,
+               ar.currentline);
+      return;
+    }
+  }
+  snprintf(t->where, sizeof t->where, "?");
+}
+
+hilt_task_t *hilt_task_spawn(lua_State *L, int nargs)
+{
+  luaL_checktype(L, -nargs - 1, LUA_TFUNCTION);
+  hilt_task_t *t = lua_newuserdatauv(L, sizeof *t, 3);
+  memset(t, 0, sizeof *t);
+  luaL_setmetatable(L, TASK_MT);
+  t->co = lua_newthread(L);
+  lua_setiuservalue(L, -2, UV_THREAD);
+  t->interrupt_ref = LUA_NOREF;
+  t->id = ++sched.spawned;
+  record_spawn_site(L, t);
+  // Move the function and its arguments onto the new thread, leaving the
+  // userdata on L.
+  lua_insert(L, -nargs - 2);
+  lua_xmove(L, t->co, nargs + 1);
+  lua_pushvalue(L, -1);
+  t->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  t->nargs = nargs;
+  link_live(t);
+  enqueue(t);
+  return t;
+}
+
+// --- waiting and waking -------------------------------------------------------
+
+void hilt_task_check_can_wait(lua_State *L, const char *what)
+{
+  hilt_task_t *t = sched.current;
+  if (t == NULL) {
+    luaL_error(L, "%s: cannot block outside a task (in a finalizer or at "
+                  "startup)", what);
+  }
+  if (t->co != L) {
+    luaL_error(L, "%s: cannot block inside a plain coroutine; run it with "
+                  "hilt.spawn instead of coroutine.create/wrap", what);
+  }
+  if (!lua_isyieldable(L)) {
+    luaL_error(L, "%s: cannot block here: called through a C function that "
+                  "cannot yield (a table.sort comparator, a string.gsub "
+                  "callback, a __gc metamethod...)", what);
+  }
+}
+
+// Raises the pending interruption of t, if any.
+static void raise_pending(lua_State *L, hilt_task_t *t)
+{
+  if (t->interrupt_ref == LUA_NOREF) {
+    return;
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->interrupt_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, t->interrupt_ref);
+  t->interrupt_ref = LUA_NOREF;
+  t->interrupted = 0;
+  lua_error(L);
+}
+
+static int wait_k(lua_State *L, int status, lua_KContext base)
+{
+  hilt_task_t *t = sched.current;
+  if (t->interrupted) {
+    raise_pending(L, t);
+  }
+  return lua_gettop(L) - (int)base;
+}
+
+void hilt__task_resumed(lua_State *L)
+{
+  hilt_task_t *t = sched.current;
+  if (t->interrupted) {
+    raise_pending(L, t);
+  }
+}
+
+int hilt_task_wait(lua_State *L, const char *what, hilt_wait_cancel_cb cb,
+                   void *data)
+{
+  return hilt_task_waitk(L, what, cb, data, 0, NULL);
+}
+
+int hilt_task_waitk(lua_State *L, const char *what, hilt_wait_cancel_cb cb,
+                    void *data, lua_KContext ctx, lua_KFunction k)
+{
+  hilt_task_check_can_wait(L, what);
+  hilt_task_t *t = sched.current;
+  // Counted before raising so a joiner entry made for this wait goes stale.
+  t->wait_seq++;
+  raise_pending(L, t);
+  t->status = HILT_TASK_WAITING;
+  t->wait_name = what;
+  t->wait_cancel = cb;
+  t->wait_data = data;
+  if (k != NULL) {
+    return lua_yieldk(L, 0, ctx, k);
+  }
+  return lua_yieldk(L, 0, lua_gettop(L), wait_k);
+}
+
+void hilt_task_wake(hilt_task_t *t, int nargs)
+{
+  if (t->status != HILT_TASK_WAITING) {
+    lua_pop(t->co, nargs);
+    return;
+  }
+  t->wait_cancel = NULL;
+  t->wait_data = NULL;
+  t->nargs = nargs;
+  enqueue(t);
+}
+
+int hilt_task_yield(lua_State *L)
+{
+  hilt_task_check_can_wait(L, "hilt.yield");
+  hilt_task_t *t = sched.current;
+  t->wait_seq++;
+  raise_pending(L, t);
+  enqueue(t);
+  return lua_yieldk(L, 0, lua_gettop(L), wait_k);
+}
+
+int hilt_task_interrupt(lua_State *L, hilt_task_t *t)
+{
+  if (is_finished(t)) {
+    lua_pop(L, 1);
+    return -1;
+  }
+  // A second interruption before the first is delivered replaces it.
+  luaL_unref(L, LUA_REGISTRYINDEX, t->interrupt_ref);
+  t->interrupt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  if (t->status == HILT_TASK_WAITING) {
+    hilt_wait_cancel_cb cb = t->wait_cancel;
+    void *data = t->wait_data;
+    t->wait_cancel = NULL;
+    t->wait_data = NULL;
+    if (cb != NULL) {
+      cb(t, data);
+    }
+    t->interrupted = 1;
+    t->nargs = 0;
+    enqueue(t);
+  }
+  return 0;
+}
+
+void hilt_task_clear_interrupt(lua_State *L, hilt_task_t *t, int idx)
+{
+  if (t->interrupt_ref == LUA_NOREF || t->interrupted) {
+    return;
+  }
+  idx = lua_absindex(L, idx);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->interrupt_ref);
+  if (lua_rawequal(L, -1, idx)) {
+    luaL_unref(L, LUA_REGISTRYINDEX, t->interrupt_ref);
+    t->interrupt_ref = LUA_NOREF;
+  }
+  lua_pop(L, 1);
+}
+
+void hilt_task_cancel(lua_State *L, hilt_task_t *t)
+{
+  if (is_finished(t)) {
+    return;
+  }
+  hilt_error_push(L, "cancelled", "task cancelled");
+  hilt_task_interrupt(L, t);
+}
+
+// --- introspection ------------------------------------------------------------
+
+void hilt_sched_stats(hilt_sched_stats_t *out)
+{
+  out->live_tasks = sched.live_count;
+  out->waiting_tasks = 0;
+  for (hilt_task_t *t = sched.live; t != NULL; t = t->next_live) {
+    out->waiting_tasks += t->status == HILT_TASK_WAITING;
+  }
+  out->spawned = sched.spawned;
+}
+
+void hilt_sched_push_live(lua_State *L)
+{
+  lua_createtable(L, sched.live_count, 0);
+  int i = 1;
+  for (hilt_task_t *t = sched.live; t != NULL; t = t->next_live) {
+    hilt_task_push(L, t);
+    lua_rawseti(L, -2, i++);
+  }
+}
+
+void hilt_task_push(lua_State *L, hilt_task_t *t)
+{
+  if (t->self_ref != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->self_ref);
+    return;
+  }
+  // A finished task is only reachable through its userdata, which the
+  // caller must hold; this path is not used for them.
+  lua_pushnil(L);
+}
+
+hilt_task_t *hilt_task_check(lua_State *L, int idx)
+{
+  return luaL_checkudata(L, idx, TASK_MT);
+}

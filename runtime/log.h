@@ -1,0 +1,47 @@
+// Leveled logging to stderr with timestamps; the one log of the process.
+#ifndef HILT_LOG_H
+#define HILT_LOG_H
+
+#include <stdarg.h>
+
+typedef enum {
+  HILT_LOG_DEBUG = 0,
+  HILT_LOG_INFO = 1,
+  HILT_LOG_WARN = 2,
+  HILT_LOG_ERROR = 3,
+  HILT_LOG_OFF = 4,
+} hilt_log_level_t;
+
+/// Reads HILT_LOG (debug|info|warn|error|off). An unknown value keeps the
+/// default (info) and returns -1 so the caller can say so; 0 otherwise.
+int hilt_log_init(void);
+
+/// Parses a level name. Returns the level, or -1 for an unknown name.
+int hilt_log_parse(const char *name);
+
+/// The level name ("debug", ...); a static string.
+const char *hilt_log_name(hilt_log_level_t level);
+
+void hilt_log_set_level(hilt_log_level_t level);
+hilt_log_level_t hilt_log_get_level(void);
+
+/// True when a message at `level` would be written.
+int hilt_log_enabled(hilt_log_level_t level);
+
+/// Writes one line: "2026-11-21T15:04:05.123Z WARN  source: message".
+/// `source` names the part of hilt (or the script) that logs; may be NULL.
+void hilt_log(hilt_log_level_t level, const char *source, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void hilt_logv(hilt_log_level_t level, const char *source, const char *fmt,
+               va_list ap);
+
+/// Writes `msg` as is (it may hold newlines, e.g. a traceback).
+void hilt_log_write(hilt_log_level_t level, const char *source,
+                    const char *msg);
+
+#define HILT_DEBUG(...) hilt_log(HILT_LOG_DEBUG, __VA_ARGS__)
+#define HILT_INFO(...) hilt_log(HILT_LOG_INFO, __VA_ARGS__)
+#define HILT_WARN(...) hilt_log(HILT_LOG_WARN, __VA_ARGS__)
+#define HILT_ERROR(...) hilt_log(HILT_LOG_ERROR, __VA_ARGS__)
+
+#endif
