@@ -51,12 +51,21 @@ static int l_is_error(lua_State *L)
   return 1;
 }
 
+// isatty(fd) -> true when fd is a terminal.
+static int l_isatty(lua_State *L)
+{
+  int fd = (int)luaL_checkinteger(L, 1);
+  lua_pushboolean(L, uv_guess_handle(fd) == UV_TTY);
+  return 1;
+}
+
 int luaopen_hilt_core(lua_State *L)
 {
   static const luaL_Reg funcs[] = {
     {"stats", l_stats},
     {"error", l_error},
     {"is_error", l_is_error},
+    {"isatty", l_isatty},
     {NULL, NULL},
   };
   luaL_newlib(L, funcs);

@@ -13,14 +13,17 @@
 
 // A timer either spawns `fn` as a task on each expiry, or interrupts
 // `task` with `err` once (a deadline).
-typedef struct {
+typedef struct timer_s {
   uv_timer_t *handle;   // freed in its close callback
   int self_ref;         // anchors the userdata while started
   int fn_ref;
   int task_ref;
   int err_ref;
   int repeating;
+  struct timer_s *prev, *next;  // the list of started timers
 } timer_t_;
+
+static timer_t_ *started;
 
 static int active_timers;
 
@@ -122,6 +125,14 @@ static void timer_stop(lua_State *L, timer_t_ *tm)
   uv_close((uv_handle_t *)tm->handle, handle_close_cb);
   tm->handle = NULL;
   active_timers--;
+  if (tm->prev != NULL) {
+    tm->prev->next = tm->next;
+  } else {
+    started = tm->next;
+  }
+  if (tm->next != NULL) {
+    tm->next->prev = tm->prev;
+  }
   if (tm->task_ref != LUA_NOREF) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, tm->task_ref);
     lua_rawgeti(L, LUA_REGISTRYINDEX, tm->err_ref);
@@ -171,6 +182,12 @@ static timer_t_ *timer_new(lua_State *L, int64_t ms, int64_t repeat_ms)
   tm->handle = h;
   tm->repeating = repeat_ms > 0;
   active_timers++;
+  tm->prev = NULL;
+  tm->next = started;
+  if (started != NULL) {
+    started->prev = tm;
+  }
+  started = tm;
   lua_pushvalue(L, -1);
   tm->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   uv_update_time(hilt_sched_loop());
@@ -212,6 +229,18 @@ static int l_deadline(lua_State *L)
   return 1;
 }
 
+// live_timers() -> list of the started timers, for leak checks.
+static int l_live_timers(lua_State *L)
+{
+  lua_createtable(L, active_timers, 0);
+  int i = 1;
+  for (timer_t_ *tm = started; tm != NULL; tm = tm->next) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, tm->self_ref);
+    lua_rawseti(L, -2, i++);
+  }
+  return 1;
+}
+
 static int l_timer_stop(lua_State *L)
 {
   timer_stop(L, check_timer(L, 1));
@@ -246,7 +275,8 @@ static const luaL_Reg timer_metamethods[] = {
 
 static const luaL_Reg timer_funcs[] = {
   {"now", l_now},         {"time", l_time},         {"sleep", l_sleep},
-  {"timer", l_timer},     {"deadline", l_deadline}, {NULL, NULL},
+  {"timer", l_timer},     {"deadline", l_deadline}, {"live_timers", l_live_timers},
+  {NULL, NULL},
 };
 
 void hilt__timer_lib(lua_State *L)

@@ -1,4 +1,244 @@
+-- hilt's command line, run as the main task. Without a subcommand hilt
+-- behaves like Lua's `lua` interpreter: the same options, the same `arg`
+-- table, the same exit statuses.
+local core = require("hilt.core")
+
+local progname = "hilt"
+
+local USAGE = [==[
+usage: hilt [options] [script [args]]
+       hilt <command> [args]
+
+Options (as Lua's lua interpreter):
+  -e stat   execute string 'stat'
+  -i        enter interactive mode after executing 'script'
+  -l mod    require library 'mod' into global 'mod'
+  -l g=mod  require library 'mod' into global 'g'
+  -v        show version information
+  -E        ignore environment variables (LUA_INIT)
+  -W        turn warnings on
+  --        stop handling options
+  -         stop handling options and execute stdin
+  -h, --help  show this help
+
+Commands:
+  run script.lua [args]   run a script (same as 'hilt script.lua args')
+  test [busted args]      run busted specs inside the runtime (hilt test --help)
+  version                 show version information
+  help                    show this help
+
+Environment:
+  HILT_LOG=debug|info|warn|error|off   log level (default info)
+  HILT_LUA_DIR=dir                     where hilt's Lua library lives
+]==]
+
+local function fail(msg)
+  io.stderr:write(progname, ": ", msg, "\n")
+  io.stderr:flush()
+  return core.exit(1)
+end
+
+local function usage_error(msg)
+  io.stderr:write(progname, ": ", msg, "\n", USAGE)
+  io.stderr:flush()
+  return core.exit(1)
+end
+
+local function print_version()
+  io.stdout:write(("hilt %s (%s)\n"):format(core.version, _VERSION))
+  io.stdout:flush()
+end
+
+-- Scans argv as lua.c's collectargs does. Returns the options, the index
+-- of the script (0 when none) and the list of -e/-l/-W actions in order.
+local function collect(argv, first)
+  local opts = { actions = {} }
+  local i = first
+  while argv[i] ~= nil do
+    local a = argv[i]
+    if a:sub(1, 1) ~= "-" then
+      return opts, i
+    elseif a == "--" then
+      return opts, argv[i + 1] and i + 1 or 0
+    elseif a == "-" then
+      opts.stdin = true
+      return opts, i
+    elseif a == "-E" then
+      opts.ignore_env = true
+    elseif a == "-W" then
+      opts.actions[#opts.actions + 1] = { "W" }
+    elseif a == "-i" then
+      opts.interactive, opts.version = true, true
+    elseif a == "-v" then
+      opts.version = true
+    elseif a == "-h" or a == "--help" then
+      opts.help = true
+    elseif a:match("^%-[el]") then
+      local value = #a > 2 and a:sub(3) or argv[i + 1]
+      if value == nil or (#a == 2 and value:sub(1, 1) == "-") then
+        return usage_error(("'%s' needs argument"):format(a))
+      end
+      if #a == 2 then
+        i = i + 1
+      end
+      opts.actions[#opts.actions + 1] = { a:sub(2, 2), value }
+    else
+      return usage_error(("unrecognized option '%s'"):format(a))
+    end
+    i = i + 1
+  end
+  return opts, 0
+end
+
+-- The global `arg`, as lua.c builds it: arg[0] is the script (or the
+-- program when there is none), its arguments are 1..n and everything
+-- before it has negative indices.
+local function make_arg(argv, script)
+  local t = {}
+  for i = 0, #argv do
+    t[i - script] = argv[i]
+  end
+  return t
+end
+
+-- Keeps a traceback to the user's frames: drops the lines of this file
+-- and below, which are the same for every script.
+local function trim_traceback(tb)
+  local keep = {}
+  for line in tb:gmatch("[^\n]+") do
+    if line:find("hilt/cli/main.lua", 1, true) then
+      break
+    end
+    keep[#keep + 1] = line
+  end
+  while keep[#keep] and (keep[#keep]:find("(...tail calls...)", 1, true)
+      or keep[#keep]:find("in function 'xpcall'", 1, true)) do
+    keep[#keep] = nil
+  end
+  return table.concat(keep, "\n")
+end
+
+local function on_error(e)
+  if core.is_error(e) and e.traceback then
+    return e
+  end
+  if not core.is_error(e) then
+    local err = core.error("failed", tostring(e))
+    err.value = e
+    e = err
+  end
+  e.traceback = trim_traceback(debug.traceback("", 2):sub(2))
+  return e
+end
+
+-- Runs a loaded chunk; a load error ends the program with its message, a
+-- runtime error propagates with the script's own traceback.
+local function run_chunk(chunk, err, ...)
+  if chunk == nil then
+    return fail(err)
+  end
+  local r = table.pack(xpcall(chunk, on_error, ...))
+  if not r[1] then
+    error(r[2], 0)
+  end
+  return table.unpack(r, 2, r.n)
+end
+
+local function run_init()
+  local name = "LUA_INIT_5_4"
+  local init = os.getenv(name)
+  if init == nil then
+    name, init = "LUA_INIT", os.getenv("LUA_INIT")
+  end
+  if init == nil then
+    return
+  end
+  if init:sub(1, 1) == "@" then
+    return run_chunk(loadfile(init:sub(2)))
+  end
+  return run_chunk(load(init, "=" .. name))
+end
+
+local function run_actions(actions)
+  for _, a in ipairs(actions) do
+    if a[1] == "e" then
+      run_chunk(load(a[2], "=(command line)"))
+    elseif a[1] == "l" then
+      local global, mod = a[2]:match("^([^=]+)=(.+)$")
+      global, mod = global or a[2], mod or a[2]
+      _G[global] = require(mod)
+    elseif a[1] == "W" then
+      warn("@on")
+    end
+  end
+end
+
+local function run_script(argv, script, opts)
+  local name = argv[script]
+  if opts.stdin and name == "-" then
+    name = nil
+  end
+  local chunk, err = loadfile(name)
+  return run_chunk(chunk, err, table.unpack(argv, script + 1))
+end
+
+local function interpreter(argv, first)
+  local opts, script = collect(argv, first)
+  if opts.help then
+    io.stdout:write(USAGE)
+    return
+  end
+  _G.arg = make_arg(argv, script)
+  if opts.version then
+    print_version()
+  end
+  if not opts.ignore_env then
+    run_init()
+  end
+  run_actions(opts.actions)
+  if script > 0 then
+    run_script(argv, script, opts)
+  end
+  if opts.interactive then
+    return require("hilt.cli.prompt")()
+  end
+  if script == 0 and #opts.actions == 0 and not opts.version then
+    if core.isatty(0) then
+      print_version()
+      return require("hilt.cli.prompt")()
+    end
+    return run_chunk(loadfile(nil))
+  end
+end
+
+local commands = {
+  run = function(argv)
+    if argv[2] == nil or argv[2] == "-h" or argv[2] == "--help" then
+      io.stdout:write("usage: hilt run script.lua [args]\n\n"
+        .. "Runs a script as 'hilt script.lua args' does.\n")
+      return
+    end
+    return interpreter(argv, 2)
+  end,
+  test = function(argv)
+    local args = {}
+    for i = 2, #argv do
+      args[#args + 1] = argv[i]
+    end
+    return require("hilt.cli.test")(args)
+  end,
+  version = function()
+    print_version()
+  end,
+  help = function()
+    io.stdout:write(USAGE)
+  end,
+}
+
 return function(argv)
-  local f = assert(loadfile(argv[1]))
-  f(table.unpack(argv, 2))
+  local cmd = argv[1] and commands[argv[1]]
+  if cmd then
+    return cmd(argv)
+  end
+  return interpreter(argv, 1)
 end

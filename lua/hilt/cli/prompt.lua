@@ -1,0 +1,65 @@
+-- The interactive prompt of `hilt -i` and of `hilt` on a terminal: lua.c's
+-- prompt (expressions printed, incomplete chunks continued on the next
+-- line), each line run in the main task so blocking calls work.
+-- `hilt repl` is the full REPL with editing, history and completion.
+local core = require("hilt.core")
+
+local function incomplete(err)
+  return err and err:sub(-5) == "<eof>"
+end
+
+local function compile(src)
+  local chunk = load("return " .. src, "=stdin")
+  if chunk then
+    return chunk
+  end
+  return load(src, "=stdin")
+end
+
+local function print_results(ok, ...)
+  if not ok then
+    local err = ...
+    local msg = tostring(err)
+    if core.is_error(err) and err.traceback then
+      msg = msg .. "\n" .. err.traceback
+    end
+    io.stderr:write(msg, "\n")
+  elseif select("#", ...) > 0 then
+    print(...)
+  end
+end
+
+local function read_chunk()
+  io.stdout:write("> ")
+  io.stdout:flush()
+  local src = io.stdin:read("l")
+  while src ~= nil do
+    local chunk, err = compile(src)
+    if chunk or not incomplete(err) then
+      return src, chunk, err
+    end
+    io.stdout:write(">> ")
+    io.stdout:flush()
+    local more = io.stdin:read("l")
+    if more == nil then
+      return src, nil, err
+    end
+    src = src .. "\n" .. more
+  end
+  return nil
+end
+
+return function()
+  while true do
+    local src, chunk, err = read_chunk()
+    if src == nil then
+      io.stdout:write("\n")
+      return
+    end
+    if chunk then
+      print_results(xpcall(chunk, debug.traceback))
+    else
+      io.stderr:write(err, "\n")
+    end
+  end
+end
