@@ -59,6 +59,18 @@ static int l_isatty(lua_State *L)
   return 1;
 }
 
+// exepath() -> the absolute path of the running hilt binary.
+static int l_exepath(lua_State *L)
+{
+  char buf[4096];
+  size_t size = sizeof buf;
+  if (uv_exepath(buf, &size) != 0) {
+    return 0;
+  }
+  lua_pushlstring(L, buf, size);
+  return 1;
+}
+
 int luaopen_hilt_core(lua_State *L)
 {
   static const luaL_Reg funcs[] = {
@@ -66,6 +78,7 @@ int luaopen_hilt_core(lua_State *L)
     {"error", l_error},
     {"is_error", l_is_error},
     {"isatty", l_isatty},
+    {"exepath", l_exepath},
     {NULL, NULL},
   };
   luaL_newlib(L, funcs);

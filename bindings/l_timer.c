@@ -62,9 +62,16 @@ static int l_time(lua_State *L)
 
 // --- sleep --------------------------------------------------------------------
 
+// libuv's clock counts whole milliseconds, so a timer may fire up to 1 ms
+// before the precise deadline; sleep promises at least the time asked.
 static void sleep_cb(uv_timer_t *handle)
 {
-  hilt_task_wake(handle->data, 0);
+  hilt_task_t *t = handle->data;
+  if (uv_hrtime() < t->wake_at) {
+    uv_timer_start(handle, sleep_cb, 1, 0);
+    return;
+  }
+  hilt_task_wake(t, 0);
 }
 
 static void sleep_cancel(hilt_task_t *t, void *data)
@@ -75,13 +82,14 @@ static void sleep_cancel(hilt_task_t *t, void *data)
 static int l_sleep(lua_State *L)
 {
   int64_t ms = check_seconds(L, 1);
-  lua_settop(L, 0);
+  lua_settop(L, 1);
   if (ms == 0) {
     return hilt_task_yield(L);
   }
   hilt_task_check_can_wait(L, "hilt.sleep");
   hilt_task_t *t = hilt_task_current();
   if (ms > 0) {
+    t->wake_at = uv_hrtime() + (uint64_t)(luaL_checknumber(L, 1) * 1e9);
     if (t->timer == NULL) {
       t->timer = malloc(sizeof *t->timer);
       if (t->timer == NULL) {
@@ -93,6 +101,7 @@ static int l_sleep(lua_State *L)
     uv_update_time(hilt_sched_loop());
     uv_timer_start(t->timer, sleep_cb, (uint64_t)ms, 0);
   }
+  lua_settop(L, 0);
   return hilt_task_wait(L, "hilt.sleep", ms > 0 ? sleep_cancel : NULL, NULL);
 }
 

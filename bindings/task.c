@@ -272,6 +272,14 @@ static void finish(hilt_task_t *t, int status)
 static void step(hilt_task_t *t)
 {
   int nres = 0;
+  if (!t->started && t->interrupted) {
+    // Cancelled before it ever ran: end it without running its function.
+    lua_settop(t->co, 0);
+    lua_rawgeti(t->co, LUA_REGISTRYINDEX, t->interrupt_ref);
+    finish(t, LUA_ERRRUN);
+    return;
+  }
+  t->started = 1;
   int nargs = t->nargs;
   t->nargs = 0;
   t->status = HILT_TASK_RUNNING;
@@ -465,7 +473,9 @@ int hilt_task_interrupt(lua_State *L, hilt_task_t *t)
   // A second interruption before the first is delivered replaces it.
   luaL_unref(L, LUA_REGISTRYINDEX, t->interrupt_ref);
   t->interrupt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  if (t->status == HILT_TASK_WAITING) {
+  if (t->status == HILT_TASK_READY && !t->started) {
+    t->interrupted = 1;
+  } else if (t->status == HILT_TASK_WAITING) {
     hilt_wait_cancel_cb cb = t->wait_cancel;
     void *data = t->wait_data;
     t->wait_cancel = NULL;

@@ -39,10 +39,12 @@ struct hilt_task {
   int interrupt_ref;          // error to raise at the next wait, or NOREF
   int interrupted;            // this resume delivers interrupt_ref now
   int joined;                 // someone waits on or read the outcome
+  int started;                // has been resumed at least once
   const char *wait_name;      // what it waits on, for messages
   hilt_wait_cancel_cb wait_cancel;
   void *wait_data;
   uv_timer_t *timer;          // for sleep; created on first use
+  uint64_t wake_at;           // uv_hrtime() a sleep may end at
   uint32_t wait_seq;          // counts waits; tells stale wakers apart
   uint64_t id;
   char where[48];             // "file.lua:12" of the spawn, for messages
