@@ -38,6 +38,7 @@ static struct {
   hilt_task_t *main;
   int running;
   int live_count;
+  int live_peak;
   uint64_t spawned;
   int exiting;
   int exit_code;
@@ -142,6 +143,59 @@ static hilt_task_t *dequeue(void)
   return t;
 }
 
+// --- the live table ----------------------------------------------------------
+//
+// Live tasks are anchored in a registry table, keyed by their address, so a
+// task nobody holds still runs to its end. Lua tables never shrink when
+// keys are removed, so after a burst of tasks the table is rebuilt at the
+// size of what is left: spawning and joining 100k tasks gives the memory
+// back.
+
+#define LIVE_KEY "hilt.live_tasks"
+
+static void push_live_table(lua_State *L)
+{
+  if (lua_getfield(L, LUA_REGISTRYINDEX, LIVE_KEY) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, LIVE_KEY);
+  }
+}
+
+static void shrink_live_table(lua_State *L)
+{
+  lua_createtable(L, 0, sched.live_count);
+  lua_pushnil(L);
+  while (lua_next(L, -3) != 0) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, -4);
+  }
+  lua_setfield(L, LUA_REGISTRYINDEX, LIVE_KEY);
+  sched.live_peak = sched.live_count;
+}
+
+// Anchors the userdata at `idx` as task t (idx != 0), or drops t (idx 0).
+static void set_live(lua_State *L, hilt_task_t *t, int idx)
+{
+  idx = idx != 0 ? lua_absindex(L, idx) : 0;
+  push_live_table(L);
+  if (idx != 0) {
+    lua_pushvalue(L, idx);
+  } else {
+    lua_pushnil(L);
+  }
+  lua_rawsetp(L, -2, t);
+  if (sched.live_count > sched.live_peak) {
+    sched.live_peak = sched.live_count;
+  }
+  if (sched.live_peak > 1024 && sched.live_count < sched.live_peak / 8) {
+    shrink_live_table(L);
+  }
+  lua_pop(L, 1);
+}
+
 // --- finishing ----------------------------------------------------------------
 
 static void timer_close_cb(uv_handle_t *handle)
@@ -232,7 +286,7 @@ static void log_unjoined_failure(lua_State *L, hilt_task_t *t, int err)
 static void finish(hilt_task_t *t, int status)
 {
   lua_State *L = sched.L;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, t->self_ref);
+  hilt_task_push(L, t);
   int ud = lua_gettop(L);
   if (status == LUA_OK) {
     t->status = HILT_TASK_DONE;
@@ -261,8 +315,7 @@ static void finish(hilt_task_t *t, int status)
   if (t == sched.main) {
     uv_stop(sched.loop);
   }
-  luaL_unref(L, LUA_REGISTRYINDEX, t->self_ref);
-  t->self_ref = LUA_NOREF;
+  set_live(L, t, 0);
   lua_pop(L, 1);
 }
 
@@ -360,8 +413,7 @@ hilt_task_t *hilt_task_spawn(lua_State *L, int nargs)
   // userdata on L.
   lua_insert(L, -nargs - 2);
   lua_xmove(L, t->co, nargs + 1);
-  lua_pushvalue(L, -1);
-  t->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  set_live(L, t, -1);
   t->nargs = nargs;
   link_live(t);
   enqueue(t);
@@ -537,13 +589,9 @@ void hilt_sched_push_live(lua_State *L)
 
 void hilt_task_push(lua_State *L, hilt_task_t *t)
 {
-  if (t->self_ref != LUA_NOREF) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, t->self_ref);
-    return;
-  }
-  // A finished task is only reachable through its userdata, which the
-  // caller must hold; this path is not used for them.
-  lua_pushnil(L);
+  lua_getfield(L, LUA_REGISTRYINDEX, LIVE_KEY);
+  lua_rawgetp(L, -1, t);
+  lua_remove(L, -2);
 }
 
 hilt_task_t *hilt_task_check(lua_State *L, int idx)

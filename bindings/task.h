@@ -35,7 +35,6 @@ struct hilt_task {
   lua_State *co;              // the coroutine; anchored by the userdata
   hilt_task_status_t status;
   int nargs;                  // values on co's stack for the next resume
-  int self_ref;               // anchors the userdata while the task lives
   int interrupt_ref;          // error to raise at the next wait, or NOREF
   int interrupted;            // this resume delivers interrupt_ref now
   int joined;                 // someone waits on or read the outcome

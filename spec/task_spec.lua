@@ -194,15 +194,14 @@ describe("tasks", function()
     collectgarbage()
     collectgarbage()
     local before = collectgarbage("count")
-    for _ = 1, 100 do
-      local batch = {}
-      for i = 1, 1000 do
-        batch[i] = hilt.spawn(function(x) return x end, i)
-      end
-      for i = 1, 1000 do
-        batch[i]:join()
-      end
+    local batch = {}
+    for i = 1, 100000 do
+      batch[i] = hilt.spawn(function(x) return x end, i)
     end
+    for i = 1, 100000 do
+      assert(batch[i]:join() == i)
+    end
+    batch = nil
     collectgarbage()
     collectgarbage()
     local after = collectgarbage("count")
