@@ -30,3 +30,8 @@ local ok, err = pcall(hilt.timeout, 0.02, hilt.sleep, 1)
 print("slow call:", ok, err.code, err.message)
 heartbeat:stop()
 print("heartbeats while waiting:", beats > 0)
+
+-- Values cross the wire as msgpack.
+local m = hilt.msgpack
+local bytes = m.pack({ path = "power/on", args = { 1, true } })
+print(("msgpack: %d bytes, path %s"):format(#bytes, m.unpack(bytes).path))
