@@ -6,14 +6,6 @@
 #include "mpk_read.h"
 #include "mpk_scan.h"
 
-// msgpack-c asks malloc for room for every element a header claims; under
-// AddressSanitizer, let such a request fail the way malloc's does.
-const char *__asan_default_options(void);
-const char *__asan_default_options(void)
-{
-  return "allocator_may_return_null=1";
-}
-
 typedef struct {
   int rc;
   size_t off;
