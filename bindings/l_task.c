@@ -7,8 +7,6 @@
 #include "errors.h"
 #include "task.h"
 
-#define TASK_MT "hilt.Task"
-enum { UV_THREAD = 1, UV_ERROR = 3 };
 
 static const char *const status_names[] = {"ready", "running", "waiting",
                                            "done", "failed", "cancelled"};
@@ -22,7 +20,7 @@ static int finished(const hilt_task_t *t)
 static int push_outcome(lua_State *L, hilt_task_t *t)
 {
   if (t->status != HILT_TASK_DONE) {
-    lua_getiuservalue(L, 1, UV_ERROR);
+    lua_getiuservalue(L, 1, HILT_TASK_UV_ERROR);
     return lua_error(L);
   }
   int n = lua_gettop(t->co);
@@ -96,7 +94,7 @@ static int l_task_error(lua_State *L)
     return 0;
   }
   t->joined = 1;
-  lua_getiuservalue(L, 1, UV_ERROR);
+  lua_getiuservalue(L, 1, HILT_TASK_UV_ERROR);
   return 1;
 }
 
@@ -138,7 +136,7 @@ static const luaL_Reg task_metamethods[] = {
 
 void hilt__task_open(lua_State *L)
 {
-  luaL_newmetatable(L, TASK_MT);
+  luaL_newmetatable(L, HILT_TASK_MT);
   luaL_setfuncs(L, task_metamethods, 0);
   luaL_newlib(L, task_methods);
   lua_setfield(L, -2, "__index");
@@ -243,7 +241,7 @@ static int l_wait_first(lua_State *L)
   luaL_argcheck(L, n > 0, 1, "empty list of tasks");
   for (lua_Integer i = 1; i <= n; i++) {
     lua_rawgeti(L, 1, i);
-    hilt_task_t *t = luaL_testudata(L, -1, TASK_MT);
+    hilt_task_t *t = luaL_testudata(L, -1, HILT_TASK_MT);
     if (t == NULL) {
       return luaL_error(L, "hilt.wait_first: item %I is a %s, not a task",
                         i, luaL_typename(L, -1));
@@ -261,8 +259,7 @@ static int l_wait_first(lua_State *L)
     hilt_task_add_joiner(L, -1);
     lua_pop(L, 1);
   }
-  return hilt_task_waitk(L, "hilt.wait_first", NULL, &hilt_wait_any, 0,
-                         first_k);
+  return hilt_task_waitk(L, "hilt.wait_first", NULL, NULL, 0, first_k);
 }
 
 static int l_live_tasks(lua_State *L)
@@ -305,7 +302,7 @@ static const luaL_Reg task_funcs[] = {
 void hilt__task_lib(lua_State *L)
 {
   luaL_setfuncs(L, task_funcs, 0);
-  luaL_getmetatable(L, TASK_MT);
+  luaL_getmetatable(L, HILT_TASK_MT);
   lua_getfield(L, -1, "__index");
   lua_setfield(L, -3, "Task");
   lua_pop(L, 1);

@@ -76,8 +76,7 @@ static int pmain(lua_State *L)
 static void report_main_error(lua_State *L)
 {
   lua_getfield(L, LUA_REGISTRYINDEX, "hilt.main_task");
-  hilt_task_t *t = lua_touserdata(L, -1);
-  lua_getiuservalue(L, -1, 3);
+  lua_getiuservalue(L, -1, HILT_TASK_UV_ERROR);
   lua_getfield(L, -1, "message");
   lua_getfield(L, -2, "traceback");
   fflush(stdout);
@@ -86,7 +85,6 @@ static void report_main_error(lua_State *L)
           lua_isstring(L, -1) ? "\n" : "");
   fflush(stderr);
   lua_pop(L, 4);
-  (void)t;
 }
 
 // Runs the loop until the main task ends, then until nothing is left that

@@ -19,13 +19,8 @@
 #include "errors.h"
 #include "log.h"
 
-#define TASK_MT "hilt.Task"
 #define PASS_LIMIT 1024
 
-// Slots in the task userdata: the coroutine, the joiners, the error.
-enum { UV_THREAD = 1, UV_JOINERS = 2, UV_ERROR = 3 };
-
-char hilt_wait_any;
 
 static struct {
   lua_State *L;
@@ -230,14 +225,14 @@ static void unlink_live(hilt_task_t *t)
 // so a cancelled join needs no cleanup.
 static void wake_joiners(lua_State *L, hilt_task_t *t, int ud)
 {
-  if (lua_getiuservalue(L, ud, UV_JOINERS) != LUA_TTABLE) {
+  if (lua_getiuservalue(L, ud, HILT_TASK_UV_JOINERS) != LUA_TTABLE) {
     lua_pop(L, 1);
     return;
   }
   lua_Integer n = luaL_len(L, -1);
   for (lua_Integer i = 1; i < n; i += 2) {
     lua_rawgeti(L, -1, i);
-    hilt_task_t *j = luaL_testudata(L, -1, TASK_MT);
+    hilt_task_t *j = luaL_testudata(L, -1, HILT_TASK_MT);
     lua_rawgeti(L, -2, i + 1);
     uint32_t seq = (uint32_t)lua_tointeger(L, -1);
     lua_pop(L, 2);
@@ -248,7 +243,7 @@ static void wake_joiners(lua_State *L, hilt_task_t *t, int ud)
   }
   lua_pop(L, 1);
   lua_pushnil(L);
-  lua_setiuservalue(L, ud, UV_JOINERS);
+  lua_setiuservalue(L, ud, HILT_TASK_UV_JOINERS);
 }
 
 void hilt_task_add_joiner(lua_State *L, int task_idx)
@@ -257,11 +252,11 @@ void hilt_task_add_joiner(lua_State *L, int task_idx)
   hilt_task_t *me = sched.current;
   task_idx = lua_absindex(L, task_idx);
   t->joined = 1;
-  if (lua_getiuservalue(L, task_idx, UV_JOINERS) != LUA_TTABLE) {
+  if (lua_getiuservalue(L, task_idx, HILT_TASK_UV_JOINERS) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_createtable(L, 2, 0);
     lua_pushvalue(L, -1);
-    lua_setiuservalue(L, task_idx, UV_JOINERS);
+    lua_setiuservalue(L, task_idx, HILT_TASK_UV_JOINERS);
   }
   lua_Integer n = luaL_len(L, -1);
   hilt_task_push(L, me);
@@ -298,7 +293,7 @@ static void finish(hilt_task_t *t, int status)
     t->status = hilt_error_is(L, -1, "cancelled") ? HILT_TASK_CANCELLED
                                                    : HILT_TASK_FAILED;
     lua_pushvalue(L, -1);
-    lua_setiuservalue(L, ud, UV_ERROR);
+    lua_setiuservalue(L, ud, HILT_TASK_UV_ERROR);
     // Close the task's pending to-be-closed variables now, not at exit.
     lua_resetthread(t->co);
     if (!t->joined && t->status == HILT_TASK_FAILED &&
@@ -390,7 +385,7 @@ static void record_spawn_site(lua_State *L, hilt_task_t *t)
   for (int level = 1; lua_getstack(L, level, &ar); level++) {
     lua_getinfo(L, "Sl", &ar);
     if (ar.currentline > 0) {
-      snprintf(t->where, sizeof t->where, "%s:%d", ar.short_src,
+      snprintf(t->where, sizeof t->where, "%.36s:%d", ar.short_src,
                ar.currentline);
       return;
     }
@@ -403,9 +398,9 @@ hilt_task_t *hilt_task_spawn(lua_State *L, int nargs)
   luaL_checktype(L, -nargs - 1, LUA_TFUNCTION);
   hilt_task_t *t = lua_newuserdatauv(L, sizeof *t, 3);
   memset(t, 0, sizeof *t);
-  luaL_setmetatable(L, TASK_MT);
+  luaL_setmetatable(L, HILT_TASK_MT);
   t->co = lua_newthread(L);
-  lua_setiuservalue(L, -2, UV_THREAD);
+  lua_setiuservalue(L, -2, HILT_TASK_UV_THREAD);
   t->interrupt_ref = LUA_NOREF;
   t->id = ++sched.spawned;
   record_spawn_site(L, t);
@@ -596,5 +591,5 @@ void hilt_task_push(lua_State *L, hilt_task_t *t)
 
 hilt_task_t *hilt_task_check(lua_State *L, int idx)
 {
-  return luaL_checkudata(L, idx, TASK_MT);
+  return luaL_checkudata(L, idx, HILT_TASK_MT);
 }

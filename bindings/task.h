@@ -24,12 +24,15 @@ typedef enum {
 
 typedef struct hilt_task hilt_task_t;
 
+/// The task userdata's metatable name, and its user value slots: the
+/// coroutine, the joiner list, the error a failed task ended with.
+#define HILT_TASK_MT "hilt.Task"
+enum { HILT_TASK_UV_THREAD = 1, HILT_TASK_UV_JOINERS = 2, HILT_TASK_UV_ERROR = 3 };
+
 /// Undoes a pending wait (stops its timer, leaves a waiter list). Called
 /// when the task is cancelled or times out; must not wake the task.
 typedef void (*hilt_wait_cancel_cb)(hilt_task_t *task, void *data);
 
-/// Marks a wait on any of several tasks (wait_data for hilt.wait_first).
-extern char hilt_wait_any;
 
 struct hilt_task {
   lua_State *co;              // the coroutine; anchored by the userdata

@@ -2,34 +2,9 @@
 -- lua-messagepack, and behaviour under garbage collection.
 local msgpack = require("hilt.msgpack")
 
-local function hex(s)
-  return (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
-end
-
-local function unhex(h)
-  return (h:gsub("%s", ""):gsub("%x%x", function(x)
-    return string.char(tonumber(x, 16))
-  end))
-end
-
--- Unpacks all of s, checking that the whole string was one value.
-local function decode(s, opts)
-  local v, pos = msgpack.unpack(s, 1, opts)
-  assert.are.equal(#s + 1, pos)
-  return v
-end
-
-local function nested(depth)
-  local v = 1
-  for _ = 1, depth do v = { v } end
-  return v
-end
-
-local function err_of(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert.is_false(ok)
-  return err
-end
+local support = require("spec.support.msgpack")
+local hex, unhex, decode = support.hex, support.unhex, support.decode
+local nested, err_of = support.nested, support.err_of
 
 describe("hilt.msgpack", function()
   describe("unpacker", function()
