@@ -85,7 +85,6 @@ int luaopen_hilt_msgpack(lua_State *L)
   hilt__msgpack_types_open(L);
   hilt__msgpack_uint64_open(L);
   hilt__msgpack_packbox_new(L);
-  hilt__msgpack_decodebox_new(L);
   lua_pushvalue(L, mod);
   hilt__msgpack_setfuncs(L, mod + 1, funcs);
   lua_pop(L, 1);

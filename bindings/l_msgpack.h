@@ -1,7 +1,7 @@
 // Internal declarations shared by the hilt.msgpack binding files:
 // l_msgpack.c (module, array/map markers), l_msgpack_types.c (Binary, Ext,
 // Float32), l_msgpack_uint64.c, l_msgpack_opts.c, l_msgpack_pack.c,
-// l_msgpack_decode.c (msgpack-c objects to Lua), l_msgpack_unpack.c and
+// l_msgpack_decode.c (msgpack bytes to Lua), l_msgpack_unpack.c and
 // l_msgpack_unpacker.c (the streaming reader).
 #ifndef HILT_L_MSGPACK_H
 #define HILT_L_MSGPACK_H
@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mpk_err.h"
 #include "mpk_path.h"
 
 // Every function of the module is a closure over these upvalues, so the
@@ -24,8 +25,7 @@ enum {
   MP_UV_FLOAT32,
   MP_UV_UINT64,
   MP_UV_PACKBOX,   // pack's reusable output buffer
-  MP_UV_DECODEBOX, // unpack's holder of msgpack-c's zone
-  MP_NUP = MP_UV_DECODEBOX
+  MP_NUP = MP_UV_PACKBOX
 };
 
 #define MP_MT_ARRAY "hilt.msgpack.Array"
@@ -94,18 +94,23 @@ int hilt__msgpack_kind(lua_State *L);
 
 // --- decoding (l_msgpack_decode.c) ------------------------------------------
 
-enum { MP_DECODE_OK = 0, MP_DECODE_EDEPTH, MP_DECODE_EKEY };
+enum { MP_DECODE_OK = 0, MP_DECODE_EBYTES, MP_DECODE_EDEPTH, MP_DECODE_EKEY };
 
 #define MP_STRCACHE 32      // cached strings: slots, a power of two
 #define MP_STRCACHE_LEN 32  // longest string cached
 
-/// State of one msgpack-c object to Lua conversion. After a failure,
-/// `what` describes it and `path` says where.
+/// State of one decoding of msgpack bytes to a Lua value. After a failure,
+/// `err` describes bad bytes (EBYTES), or `what` the failure and `path`
+/// where it is (EDEPTH, EKEY).
 typedef struct {
   lua_State *L;
+  const char *p;   // the bytes, p[0..len)
+  size_t len;
+  size_t start;    // offset of the value being decoded
   int max_depth;
   int binary_as_string;
   int nil_as_null;
+  mpk_err_t err;
   const char *what;
   mpk_path_t path;
   int cache_base;  // stack index of the first cached string
@@ -115,24 +120,23 @@ typedef struct {
   } cache[MP_STRCACHE];
 } mp_decoder_t;
 
-/// Pushes o as a Lua value. Returns MP_DECODE_OK, or an MP_DECODE_E* code
-/// with nothing pushed; raises only on memory errors, so the caller must
-/// keep o's zone (and the bytes its strings point into) owned by a Lua
-/// object. Must run inside a module closure. Only d->L need be set.
-int hilt__msgpack_decode(mp_decoder_t *d, const msgpack_object *o,
-                         const mp_opts_t *opts);
+/// Decodes the value at p[*pos] of p[0..len) and pushes it, advancing
+/// *pos past it. Returns MP_DECODE_OK, or an MP_DECODE_E* code with
+/// nothing pushed and *pos unchanged. Raises only on memory errors, so the
+/// caller keeps the bytes owned by a Lua object. Must run inside a module
+/// closure. Only d->L need be set.
+int hilt__msgpack_decode(mp_decoder_t *d, const char *p, size_t len,
+                         size_t *pos, const mp_opts_t *opts);
 
-/// Writes "<what> at <path>" for the failure rc of d into out[0..n).
+/// Writes a one-line description of the failure rc of d into out[0..n).
 void hilt__msgpack_decode_message(mp_decoder_t *d, int rc, char *out,
                                   size_t n);
 
-/// The short name of a decode failure: "too_deep" or "bad_key".
-const char *hilt__msgpack_decode_code(int rc);
+/// The short name of a decode failure: "truncated", "malformed",
+/// "too_deep" or "bad_key".
+const char *hilt__msgpack_decode_code(mp_decoder_t *d, int rc);
 
 // --- unpack (l_msgpack_unpack.c, l_msgpack_unpacker.c) ---------------------
-
-/// Pushes a new decode box (a userdata owning a reusable msgpack_zone).
-void hilt__msgpack_decodebox_new(lua_State *L);
 
 /// msgpack.unpack(bytes [, pos [, opts]]).
 int hilt__msgpack_unpack(lua_State *L);

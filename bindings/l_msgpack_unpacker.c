@@ -2,9 +2,8 @@
 // feed() in chunks of any size; complete values come out of next() or the
 // values() iterator as soon as their last byte has arrived.
 //
-// The stream owns the bytes and msgpack-c's zone of the last value, and
-// the userdata owns the stream, so an error raised mid-conversion leaks
-// nothing: __gc frees it.
+// The stream owns the bytes of the last value and the userdata owns the
+// stream, so an error raised mid-conversion leaks nothing: __gc frees it.
 #include <lauxlib.h>
 
 #include "l_msgpack.h"
@@ -83,8 +82,9 @@ static int l_unpacker_feed(lua_State *L)
 // or false when more bytes are needed, or nil, message, code.
 static int unpacker_take(lua_State *L, unpacker_t *u)
 {
-  const msgpack_object *obj;
-  int rc = mpk_stream_next(&u->stream, &obj);
+  const char *value;
+  size_t size, pos = 0;
+  int rc = mpk_stream_next(&u->stream, &value, &size);
   if (rc == MPK_EMORE) {
     lua_pushboolean(L, 0);
     return 1;
@@ -96,14 +96,14 @@ static int unpacker_take(lua_State *L, unpacker_t *u)
   }
   mp_decoder_t d = {.L = L};
   u->busy = 1;
-  rc = hilt__msgpack_decode(&d, obj, &u->opts);
+  rc = hilt__msgpack_decode(&d, value, size, &pos, &u->opts);
   u->busy = 0;
   if (rc != MP_DECODE_OK) {
     char msg[320];
     hilt__msgpack_decode_message(&d, rc, msg, sizeof msg);
     lua_pushnil(L);
     lua_pushfstring(L, "msgpack.unpacker: %s", msg);
-    lua_pushstring(L, hilt__msgpack_decode_code(rc));
+    lua_pushstring(L, hilt__msgpack_decode_code(&d, rc));
     return 3;
   }
   lua_pushboolean(L, 1);

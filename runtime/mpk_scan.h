@@ -11,10 +11,9 @@
 
 #include "mpk_err.h"
 
-/// msgpack-c's parser keeps a fixed stack of 32 open containers
-/// (MSGPACK_EMBED_STACK_SIZE); deeper input fails there, so no limit in
-/// hilt may exceed it.
-#define MPK_DEPTH_MAX 32
+/// The deepest nesting of arrays and maps hilt reads or writes: the wire's
+/// limit. Decoders recurse once per level, so it also bounds their stack.
+#define MPK_DEPTH_MAX 64
 
 typedef struct {
   uint64_t pos;   // offset of the next header, from the value's first byte

@@ -16,14 +16,11 @@ void mpk_stream_init(mpk_stream_t *s, int max_depth, size_t max_size)
   s->max_size = max_size;
   mpk_scan_init(&s->scan, max_depth);
   s->max_depth = s->scan.max_depth;
-  s->zone = NULL;
   memset(&s->err, 0, sizeof s->err);
 }
 
 void mpk_stream_close(mpk_stream_t *s)
 {
-  msgpack_zone_free(s->zone);
-  s->zone = NULL;
   free(s->buf);
   s->buf = NULL;
   s->head = s->len = s->cap = 0;
@@ -33,9 +30,6 @@ void mpk_stream_close(mpk_stream_t *s)
 // a buffer that a large value grew.
 static void stream_release(mpk_stream_t *s)
 {
-  if (s->zone != NULL) {
-    msgpack_zone_clear(s->zone);
-  }
   if (s->head == s->len) {
     s->head = s->len = 0;
     if (s->cap > STREAM_KEEP) {
@@ -101,29 +95,7 @@ static int stream_fail(mpk_stream_t *s, int code, uint64_t limit)
   return code;
 }
 
-// Decodes the framed value of `size` bytes at the head and consumes it.
-static int stream_decode(mpk_stream_t *s, size_t size,
-                         const msgpack_object **obj)
-{
-  size_t off = 0;
-  if (s->zone == NULL) {
-    s->zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
-  }
-  // The scanner has accepted these bytes, so only memory can be short;
-  // then the value stays buffered for a later try.
-  if (s->zone == NULL || msgpack_unpack(s->buf + s->head, size, &off,
-                                        s->zone, &s->obj) !=
-                             MSGPACK_UNPACK_SUCCESS) {
-    return MPK_ENOMEM;
-  }
-  s->head += size;
-  s->base += size;
-  mpk_scan_init(&s->scan, s->max_depth);
-  *obj = &s->obj;
-  return MPK_OK;
-}
-
-int mpk_stream_next(mpk_stream_t *s, const msgpack_object **obj)
+int mpk_stream_next(mpk_stream_t *s, const char **value, size_t *size)
 {
   if (s->err.code != MPK_OK) {
     return s->err.code;
@@ -143,7 +115,12 @@ int mpk_stream_next(mpk_stream_t *s, const msgpack_object **obj)
   if (rc != MPK_OK) {
     return stream_fail(s, rc, (uint64_t)s->max_depth);
   }
-  return stream_decode(s, (size_t)s->scan.pos, obj);
+  *value = s->buf + s->head;
+  *size = (size_t)s->scan.pos;
+  s->head += *size;
+  s->base += *size;
+  mpk_scan_init(&s->scan, s->max_depth);
+  return MPK_OK;
 }
 
 size_t mpk_stream_buffered(const mpk_stream_t *s)
@@ -158,9 +135,6 @@ uint64_t mpk_stream_offset(const mpk_stream_t *s)
 
 void mpk_stream_reset(mpk_stream_t *s)
 {
-  if (s->zone != NULL) {
-    msgpack_zone_clear(s->zone);
-  }
   s->base += s->len - s->head;
   s->head = s->len = 0;
   mpk_scan_init(&s->scan, s->max_depth);

@@ -1,8 +1,8 @@
-// A msgpack stream reader: bytes go in as they arrive, in chunks of any
-// size; whole values come out, decoded by msgpack-c. The scanner frames
-// each value first, so a value split across chunks is never parsed twice,
-// msgpack-c only sees complete values, and depth and size limits hold
-// before anything is allocated for a value.
+// A msgpack stream framer: bytes go in as they arrive, in chunks of any
+// size; the bytes of whole values come out, for a decoder to walk with
+// mpk_item. The scanner frames each value, so a value split across chunks
+// is never scanned twice, a decoder only sees complete values, and depth
+// and size limits hold before anything is allocated for a value.
 //
 // After a malformed, too deep or too large value the stream stays failed
 // (msgpack has no resynchronisation point) until mpk_stream_reset.
@@ -10,7 +10,7 @@
 #ifndef HILT_MPK_STREAM_H
 #define HILT_MPK_STREAM_H
 
-#include <msgpack.h>
+#include <stddef.h>
 
 #include "mpk_err.h"
 #include "mpk_scan.h"
@@ -24,8 +24,6 @@ typedef struct {
   size_t max_size;   // largest value in bytes; 0 for no limit
   int max_depth;
   mpk_scan_t scan;   // progress through the value at buf[head]
-  msgpack_zone *zone; // memory of the last value; reused, NULL at first
-  msgpack_object obj; // the last value returned
   mpk_err_t err;     // err.code != MPK_OK once failed
 } mpk_stream_t;
 
@@ -37,15 +35,15 @@ void mpk_stream_init(mpk_stream_t *s, int max_depth, size_t max_size);
 void mpk_stream_close(mpk_stream_t *s);
 
 /// Appends p[0..n). Returns MPK_OK, MPK_ENOMEM (nothing appended), or the
-/// stream's earlier failure (nothing appended). Invalidates the object of
+/// stream's earlier failure (nothing appended). Invalidates the bytes of
 /// the last mpk_stream_next.
 int mpk_stream_feed(mpk_stream_t *s, const char *p, size_t n);
 
-/// Takes the next complete value. MPK_OK sets *obj, which stays valid
-/// until the next call on s (its strings point into s's buffer); MPK_EMORE
-/// means wait for more bytes; any other code is a failure described by
-/// s->err, and is returned again by later calls.
-int mpk_stream_next(mpk_stream_t *s, const msgpack_object **obj);
+/// Takes the next complete value. MPK_OK sets *value and *size to its
+/// bytes, which stay valid until the next call on s; MPK_EMORE means wait
+/// for more bytes; any other code is a failure described by s->err, and is
+/// returned again by later calls.
+int mpk_stream_next(mpk_stream_t *s, const char **value, size_t *size);
 
 /// Bytes fed and not yet returned as values.
 size_t mpk_stream_buffered(const mpk_stream_t *s);

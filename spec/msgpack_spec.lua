@@ -500,10 +500,10 @@ describe("hilt.msgpack", function()
       assert.are.equal("9291019101", hex(msgpack.pack({ shared, shared })))
     end)
 
-    it("stop at 32 levels of nesting, or max_depth", function()
-      assert.are.same(nested(32), decode(msgpack.pack(nested(32))))
-      assert.has_error(function() msgpack.pack(nested(33)) end,
-        "msgpack.pack: nesting deeper than 32 levels at value" .. ("[1]"):rep(32))
+    it("stop at 64 levels of nesting, or max_depth", function()
+      assert.are.same(nested(64), decode(msgpack.pack(nested(64))))
+      assert.has_error(function() msgpack.pack(nested(65)) end,
+        "msgpack.pack: nesting deeper than 64 levels at value" .. ("[1]"):rep(64))
       assert.has_error(function() msgpack.pack({ { {} } }, { max_depth = 2 }) end,
         "msgpack.pack: nesting deeper than 2 levels at value[1][1]")
       assert.has_error(function() msgpack.pack({}, { max_depth = 0 }) end,
@@ -519,8 +519,8 @@ describe("hilt.msgpack", function()
         "bad argument #2 to 'pack' (unknown option 'maxdepth')")
       assert.has_error(function() msgpack.pack(1, { binary = "string" }) end,
         "bad argument #2 to 'pack' (unknown option 'binary')")
-      assert.has_error(function() msgpack.pack(1, { max_depth = 33 }) end,
-        "bad argument #2 to 'pack' (option 'max_depth' must be an integer in 0..32)")
+      assert.has_error(function() msgpack.pack(1, { max_depth = 65 }) end,
+        "bad argument #2 to 'pack' (option 'max_depth' must be an integer in 0..64)")
       assert.has_error(function() msgpack.pack(1, { empty = "list" }) end,
         "bad argument #2 to 'pack' (option 'empty' must be \"array\" or \"map\")")
       assert.has_error(function() msgpack.pack(1, "x") end,
@@ -565,13 +565,17 @@ describe("hilt.msgpack", function()
         "msgpack.unpack: malformed input: invalid byte 0xc1 at byte 1")
     end)
 
-    it("stops at 32 levels of nesting, or max_depth", function()
-      assert.are.same(nested(32), decode(msgpack.pack(nested(32))))
-      local deep = ("\x91"):rep(33) .. "\x01"
+    it("stops at 64 levels of nesting, or max_depth", function()
+      assert.are.same(nested(64), decode(msgpack.pack(nested(64))))
+      local deep = ("\x91"):rep(65) .. "\x01"
       assert.has_error(function() msgpack.unpack(deep) end,
-        "msgpack.unpack: nesting deeper than 32 levels at byte 33")
-      assert.has_error(function() msgpack.unpack(("\x91"):rep(32) .. "\x90") end,
-        "msgpack.unpack: nesting deeper than 32 levels at byte 33")
+        "msgpack.unpack: nesting deeper than 64 levels at value" .. ("[1]"):rep(64))
+      assert.has_error(function() msgpack.unpack(("\x91"):rep(64) .. "\x90") end,
+        "msgpack.unpack: nesting deeper than 64 levels at value" .. ("[1]"):rep(64))
+      -- A hostile count deep inside fails as truncated, not as a table of
+      -- four billion slots.
+      assert.has_error(function() msgpack.unpack("\x91\x91\xdd\xff\xff\xff\xff\x01") end,
+        "msgpack.unpack: truncated input: value starting at byte 1 needs more than the 8 bytes given")
       assert.has_error(function() msgpack.unpack("\x91\x91\x91\x01", 1, { max_depth = 2 }) end,
         "msgpack.unpack: nesting deeper than 2 levels at value[1][1]")
       assert.has_error(function() msgpack.unpack("\x81\xa1k\x91\x01", 1, { max_depth = 1 }) end,
@@ -594,6 +598,33 @@ describe("hilt.msgpack", function()
         "bad argument #3 to 'unpack' (option 'binary' must be \"object\" or \"string\")")
       assert.has_error(function() msgpack.unpack("\x01", 1, { empty = "map" }) end,
         "bad argument #3 to 'unpack' (unknown option 'empty')")
+    end)
+
+    -- Every cut and every one-byte change of a realistic message: unpack
+    -- either returns a value or raises one of its own messages, and agrees
+    -- with the unpacker fed the same bytes.
+    it("meets damaged input with its own errors, never a crash", function()
+      local bytes = msgpack.pack({ 1, 42, "power/read",
+        { { volts = 12.5, ok = true, tag = msgpack.binary("\0\1") },
+          msgpack.ext(5, "xy"), -7, 2 ^ 40, msgpack.array(nil, 3) } })
+      local function check(s)
+        local ok, err = pcall(msgpack.unpack, s)
+        if not ok then
+          assert.matches("^msgpack%.unpack: ", err)
+        end
+        local u = msgpack.unpacker()
+        u:feed(s)
+        local got = { u:next() }
+        assert.are.equal(ok, got[1] == true)
+      end
+      for i = 0, #bytes do
+        check(bytes:sub(1, i))
+      end
+      for i = 1, #bytes do
+        for _, b in ipairs({ 0x00, 0x7f, 0x80, 0xc1, 0xdc, 0xdd, 0xdf, 0xff }) do
+          check(bytes:sub(1, i - 1) .. string.char(b) .. bytes:sub(i + 1))
+        end
+      end
     end)
   end)
 

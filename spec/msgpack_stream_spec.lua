@@ -105,8 +105,8 @@ describe("hilt.msgpack", function()
       assert.are.same({ nil, "msgpack.unpacker: nesting deeper than 1 level at byte 4", "too_deep" },
         { u:next() })
       u = msgpack.unpacker()
-      u:feed(("\x91"):rep(33) .. "\x01")
-      assert.are.same({ nil, "msgpack.unpacker: nesting deeper than 32 levels at byte 33", "too_deep" },
+      u:feed(("\x91"):rep(65) .. "\x01")
+      assert.are.same({ nil, "msgpack.unpacker: nesting deeper than 64 levels at byte 65", "too_deep" },
         { u:next() })
     end)
 

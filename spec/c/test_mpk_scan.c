@@ -121,22 +121,19 @@ static void test_resume(void)
 
 static void test_depth(void)
 {
-  unsigned char v[40];
+  unsigned char v[MPK_DEPTH_MAX + 8];
   uint64_t pos;
   memset(v, 0x91, sizeof v);
-  v[32] = 0x01;
-  CHECK(scan(v, 33, MPK_DEPTH_MAX, &pos) == MPK_OK && pos == 33);
-  v[32] = 0x90;  // an empty 33rd array fails in msgpack-c as well
-  CHECK(scan(v, 33, MPK_DEPTH_MAX, &pos) == MPK_EDEPTH && pos == 32);
-  v[32] = 0x91;
-  v[33] = 0x01;
-  CHECK(scan(v, 34, MPK_DEPTH_MAX, &pos) == MPK_EDEPTH && pos == 32);
-  msgpack_unpacked res;
-  size_t off = 0;
-  msgpack_unpacked_init(&res);
-  CHECK(msgpack_unpack_next(&res, (const char *)v, 34, &off) ==
-        MSGPACK_UNPACK_NOMEM_ERROR);
-  msgpack_unpacked_destroy(&res);
+  v[MPK_DEPTH_MAX] = 0x01;
+  CHECK(scan(v, MPK_DEPTH_MAX + 1, MPK_DEPTH_MAX, &pos) == MPK_OK &&
+        pos == MPK_DEPTH_MAX + 1);
+  v[MPK_DEPTH_MAX] = 0x90;  // an empty array counts as a level too
+  CHECK(scan(v, MPK_DEPTH_MAX + 1, MPK_DEPTH_MAX, &pos) == MPK_EDEPTH &&
+        pos == MPK_DEPTH_MAX);
+  v[MPK_DEPTH_MAX] = 0x91;
+  v[MPK_DEPTH_MAX + 1] = 0x01;
+  CHECK(scan(v, MPK_DEPTH_MAX + 2, MPK_DEPTH_MAX, &pos) == MPK_EDEPTH &&
+        pos == MPK_DEPTH_MAX);
   CHECK(scan("\x91\x91\x91\x01", 4, 2, &pos) == MPK_EDEPTH && pos == 2);
   CHECK(scan("\x91\x91\x01", 3, 2, &pos) == MPK_OK);
   CHECK(scan("\x80", 1, 0, &pos) == MPK_EDEPTH && pos == 0);

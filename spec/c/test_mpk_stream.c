@@ -3,7 +3,10 @@
 #include <string.h>
 
 #include "check.h"
+#include "mpk_item.h"
 #include "mpk_stream.h"
+
+#include <msgpack.h>
 
 // Three values as msgpack-c packs them: 1, [true, "abc"], {"k": 1.5}.
 static msgpack_sbuffer three_values(void)
@@ -22,22 +25,32 @@ static msgpack_sbuffer three_values(void)
   return sb;
 }
 
-// Takes every complete value; returns how many, checking each one's type
-// against the expected sequence.
+// The next value's first item; *size is the whole value's length.
+static int next_item(mpk_stream_t *s, mpk_item_t *it, size_t *size)
+{
+  const char *v;
+  size_t n = 0, pos = 0;
+  int rc = mpk_stream_next(s, &v, &n);
+  if (size != NULL) {
+    *size = n;
+  }
+  if (rc == MPK_OK && mpk_item_read(v, n, &pos, it) != MPK_OK) {
+    return MPK_EBADBYTE;
+  }
+  return rc;
+}
+
+// Takes every complete value; returns how many, checking each one's kind
+// and length against the expected sequence.
 static int drain(mpk_stream_t *s, int *seen)
 {
-  static const msgpack_object_type want[] = {
-      MSGPACK_OBJECT_POSITIVE_INTEGER, MSGPACK_OBJECT_ARRAY,
-      MSGPACK_OBJECT_MAP};
-  const msgpack_object *obj;
+  static const int want[] = {MPK_UINT, MPK_ARRAY, MPK_MAP};
+  static const size_t want_size[] = {1, 6, 12};
+  mpk_item_t it;
+  size_t size;
   int n = 0;
-  while (mpk_stream_next(s, &obj) == MPK_OK) {
-    if (*seen >= 3 || obj->type != want[*seen]) {
-      return -1;
-    }
-    if (obj->type == MSGPACK_OBJECT_ARRAY &&
-        (obj->via.array.ptr[1].via.str.size != 3 ||
-         memcmp(obj->via.array.ptr[1].via.str.ptr, "abc", 3) != 0)) {
+  while (next_item(s, &it, &size) == MPK_OK) {
+    if (*seen >= 3 || it.kind != want[*seen] || size != want_size[*seen]) {
       return -1;
     }
     (*seen)++;
@@ -78,11 +91,11 @@ static void test_byte_by_byte(void)
   CHECK(ok && seen == 3);
   // A partial value is buffered until its last byte arrives.
   mpk_stream_feed(&s, "\x92\x01", 2);
-  const msgpack_object *obj;
-  CHECK(mpk_stream_next(&s, &obj) == MPK_EMORE);
+  mpk_item_t it;
+  CHECK(next_item(&s, &it, NULL) == MPK_EMORE);
   CHECK(mpk_stream_buffered(&s) == 2);
   mpk_stream_feed(&s, "\x02\x03", 2);
-  CHECK(mpk_stream_next(&s, &obj) == MPK_OK && obj->via.array.size == 2);
+  CHECK(next_item(&s, &it, NULL) == MPK_OK && it.n == 2);
   CHECK(mpk_stream_buffered(&s) == 1);
   CHECK(mpk_stream_offset(&s) == sb.size + 3);
   mpk_stream_close(&s);
@@ -94,7 +107,7 @@ static void test_large_value(void)
 {
   static char big[100005];
   mpk_stream_t s;
-  const msgpack_object *obj;
+  mpk_item_t it;
   big[0] = (char)0xdb;
   big[1] = 0;
   big[2] = 0x01;
@@ -106,13 +119,13 @@ static void test_large_value(void)
   for (size_t i = 0; i < sizeof big; i += 1000) {
     size_t n = sizeof big - i < 1000 ? sizeof big - i : 1000;
     mpk_stream_feed(&s, big + i, n);
-    int rc = mpk_stream_next(&s, &obj);
+    int rc = next_item(&s, &it, NULL);
     more &= i + n < sizeof big ? rc == MPK_EMORE : rc == MPK_OK;
   }
   CHECK(more);
-  CHECK(obj->type == MSGPACK_OBJECT_STR && obj->via.str.size == 100000);
+  CHECK(it.kind == MPK_STR && it.n == 100000);
   // Once drained, the stream lets go of the large buffer.
-  CHECK(mpk_stream_next(&s, &obj) == MPK_EMORE);
+  CHECK(next_item(&s, &it, NULL) == MPK_EMORE);
   CHECK(s.buf == NULL && s.cap == 0);
   mpk_stream_close(&s);
 }
@@ -120,50 +133,50 @@ static void test_large_value(void)
 static void test_failure_and_reset(void)
 {
   mpk_stream_t s;
-  const msgpack_object *obj;
+  mpk_item_t it;
   char msg[200];
   mpk_stream_init(&s, MPK_DEPTH_MAX, 0);
   mpk_stream_feed(&s, "\x01\xc1\x02", 3);
-  CHECK(mpk_stream_next(&s, &obj) == MPK_OK);
-  CHECK(mpk_stream_next(&s, &obj) == MPK_EBADBYTE);
+  CHECK(next_item(&s, &it, NULL) == MPK_OK);
+  CHECK(next_item(&s, &it, NULL) == MPK_EBADBYTE);
   CHECK(s.err.at == 1 && s.err.byte == 0xc1);
   CHECK(strcmp(mpk_err_format(&s.err, msg, sizeof msg),
                "malformed input: invalid byte 0xc1 at byte 2") == 0);
-  CHECK(mpk_stream_next(&s, &obj) == MPK_EBADBYTE);
+  CHECK(next_item(&s, &it, NULL) == MPK_EBADBYTE);
   CHECK(mpk_stream_feed(&s, "\x03", 1) == MPK_EBADBYTE);
   mpk_stream_reset(&s);
   CHECK(mpk_stream_buffered(&s) == 0 && mpk_stream_offset(&s) == 3);
   mpk_stream_feed(&s, "\x07", 1);
-  CHECK(mpk_stream_next(&s, &obj) == MPK_OK && obj->via.u64 == 7);
+  CHECK(next_item(&s, &it, NULL) == MPK_OK && it.v.u == 7);
   mpk_stream_close(&s);
 }
 
 static void test_limits(void)
 {
   mpk_stream_t s;
-  const msgpack_object *obj;
+  mpk_item_t it;
   // The header alone shows the value will not fit in max_size.
   mpk_stream_init(&s, MPK_DEPTH_MAX, 10);
   mpk_stream_feed(&s, "\x01\xb4" "0123", 6);
-  CHECK(mpk_stream_next(&s, &obj) == MPK_OK);
-  CHECK(mpk_stream_next(&s, &obj) == MPK_ETOOBIG);
+  CHECK(next_item(&s, &it, NULL) == MPK_OK);
+  CHECK(next_item(&s, &it, NULL) == MPK_ETOOBIG);
   CHECK(s.err.start == 1 && s.err.limit == 10);
   mpk_stream_close(&s);
   mpk_stream_init(&s, MPK_DEPTH_MAX, 10);
   mpk_stream_feed(&s, "\xa9" "012345678", 10);
-  CHECK(mpk_stream_next(&s, &obj) == MPK_OK);
+  CHECK(next_item(&s, &it, NULL) == MPK_OK);
   mpk_stream_close(&s);
   mpk_stream_init(&s, 3, 0);
   mpk_stream_feed(&s, "\x91\x91\x91\x01\x91\x91\x91\x91\x01", 9);
-  CHECK(mpk_stream_next(&s, &obj) == MPK_OK);
-  CHECK(mpk_stream_next(&s, &obj) == MPK_EDEPTH);
+  CHECK(next_item(&s, &it, NULL) == MPK_OK);
+  CHECK(next_item(&s, &it, NULL) == MPK_EDEPTH);
   CHECK(s.err.at == 7 && s.err.limit == 3);
   mpk_stream_close(&s);
   // A hostile count waits for bytes and allocates nothing for them.
   mpk_stream_init(&s, MPK_DEPTH_MAX, 0);
   mpk_stream_feed(&s, "\xdd\xff\xff\xff\xff", 5);
-  CHECK(mpk_stream_next(&s, &obj) == MPK_EMORE);
-  CHECK(mpk_stream_buffered(&s) == 5 && s.zone == NULL);
+  CHECK(next_item(&s, &it, NULL) == MPK_EMORE);
+  CHECK(mpk_stream_buffered(&s) == 5 && s.cap <= 4096);
   mpk_stream_close(&s);
 }
 
