@@ -7,6 +7,18 @@
 #include "l_msgpack.h"
 #include "mpk_scan.h"
 
+#define MP_UPVALUES "hilt.msgpack.upvalues"
+
+void hilt__msgpack_push_upvalues(lua_State *L)
+{
+  luaL_checkstack(L, MP_NUP + 1, "msgpack");
+  lua_getfield(L, LUA_REGISTRYINDEX, MP_UPVALUES);
+  for (int i = 1; i <= MP_NUP; i++) {
+    lua_rawgeti(L, -i, i);
+  }
+  lua_remove(L, -MP_NUP - 1);
+}
+
 void hilt__msgpack_setfuncs(lua_State *L, int uv, const luaL_Reg *funcs)
 {
   luaL_checkstack(L, MP_NUP, "msgpack");
@@ -85,6 +97,13 @@ int luaopen_hilt_msgpack(lua_State *L)
   hilt__msgpack_types_open(L);
   hilt__msgpack_uint64_open(L);
   hilt__msgpack_packbox_new(L);
+  // Kept for other bindings' closures (hilt__msgpack_push_upvalues).
+  lua_createtable(L, MP_NUP, 0);
+  for (int i = 1; i <= MP_NUP; i++) {
+    lua_pushvalue(L, mod + i);
+    lua_rawseti(L, -2, i);
+  }
+  lua_setfield(L, LUA_REGISTRYINDEX, MP_UPVALUES);
   lua_pushvalue(L, mod);
   hilt__msgpack_setfuncs(L, mod + 1, funcs);
   lua_pop(L, 1);

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mpk_buf.h"
 #include "mpk_err.h"
 #include "mpk_path.h"
 
@@ -91,6 +92,17 @@ void hilt__msgpack_packbox_new(lua_State *L);
 /// msgpack.pack(value [, opts]) and msgpack.kind(value [, opts]).
 int hilt__msgpack_pack(lua_State *L);
 int hilt__msgpack_kind(lua_State *L);
+
+/// Appends the value at idx to buf, packed with the default options.
+/// Returns 0, or -1 with a description in err[0..n) ("cannot pack a
+/// function at value.f"). Must run inside a module closure.
+int hilt__msgpack_pack_into(lua_State *L, int idx, mpk_buf_t *buf,
+                            char *err, size_t n);
+
+/// Pushes the MP_NUP upvalues the module's functions close over, so other
+/// bindings can make closures that pack and decode (see
+/// hilt__msgpack_setfuncs). Requires the module to be loaded.
+void hilt__msgpack_push_upvalues(lua_State *L);
 
 // --- decoding (l_msgpack_decode.c) ------------------------------------------
 

@@ -619,6 +619,27 @@ int hilt__msgpack_pack(lua_State *L)
   return 1;
 }
 
+int hilt__msgpack_pack_into(lua_State *L, int idx, mpk_buf_t *buf,
+                            char *err, size_t n)
+{
+  mp_opts_t o = {.max_depth = MPK_DEPTH_MAX};
+  idx = lua_absindex(L, idx);
+  luaL_checkstack(L, 4 * (o.max_depth + 1), "msgpack.pack");
+  packer_t p;
+  packer_init(&p, L, &o);
+  p.buf = buf;
+  int rc = pack_value(&p, idx);
+  if (rc == PACK_OK && !buf->failed) {
+    return 0;
+  }
+  if (rc == PACK_OK || rc == PACK_ENOMEM) {
+    snprintf(err, n, "out of memory");
+  } else {
+    snprintf(err, n, "%s at %s%s", p.what, mpk_path_get(&p.path), p.why);
+  }
+  return -1;
+}
+
 // kind(value) -> how pack would encode value: "nil", "boolean",
 // "integer", "float", "string", "binary", "ext", "float32", "uint64",
 // "array" or "map" ("nil" for msgpack.null too); nil for a value pack

@@ -102,8 +102,9 @@ rpc_op_t *rpc_session_begin(rpc_session_t *s, int sub)
   if (op == NULL) {
     return NULL;
   }
-  // Ids wrap after four billion; skip the ones still in flight.
-  while (rpc_optab_get(&s->caller, s->next_id) != NULL) {
+  // Ids wrap after four billion, to 1 (0 is left for replies to messages
+  // without an id); the ones still in flight are skipped.
+  while (s->next_id == 0 || rpc_optab_get(&s->caller, s->next_id) != NULL) {
     s->next_id++;
   }
   op->id = s->next_id++;
@@ -283,7 +284,7 @@ static int on_call(rpc_session_t *s, rpc_msg_t *m)
   rpc_op_t *op = calloc(1, sizeof *op);
   if (op == NULL || rpc_optab_put(&s->callee, m->id, op) != 0) {
     free(op);
-    return send_error(s, m->id, "unavailable", "out of memory");
+    return send_error(s, m->id, "failed", "out of memory");
   }
   op->id = m->id;
   op->side = RPC_CALLEE;

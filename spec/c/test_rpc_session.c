@@ -354,7 +354,7 @@ static void test_hello(void)
   CHECK(!rpc_token_equal("", 0, "a", 1));
 }
 
-// Ids skip the ones still in flight when they wrap.
+// Ids skip 0 and the ones still in flight when they wrap.
 static void test_ids(void)
 {
   end_t e;
@@ -362,10 +362,8 @@ static void test_ids(void)
   rpc_op_t *first = rpc_session_begin(&e.s, RPC_SUB_FULL);
   e.s.next_id = UINT32_MAX;
   rpc_op_t *last = rpc_session_begin(&e.s, RPC_SUB_FULL);
-  rpc_op_t *zero = rpc_session_begin(&e.s, RPC_SUB_FULL);
   rpc_op_t *next = rpc_session_begin(&e.s, RPC_SUB_FULL);
-  CHECK(first->id == 1 && last->id == UINT32_MAX && zero->id == 0 &&
-        next->id == 2);
+  CHECK(first->id == 1 && last->id == UINT32_MAX && next->id == 2);
   end_close(&e);
 }
 
