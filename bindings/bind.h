@@ -14,6 +14,7 @@ int hilt__timer_active_count(void);
 
 int luaopen_hilt_core(lua_State *L);
 int luaopen_hilt_msgpack(lua_State *L);
+int luaopen_hilt_rpc_core(lua_State *L);
 
 /// Fills package.path so lua/hilt/ is found wherever hilt runs from.
 /// Returns the directory used, or NULL (then *tried lists the candidates).

@@ -51,6 +51,8 @@ static int pmain(lua_State *L)
   lua_setfield(L, -2, "hilt.core");
   lua_pushcfunction(L, luaopen_hilt_msgpack);
   lua_setfield(L, -2, "hilt.msgpack");
+  lua_pushcfunction(L, luaopen_hilt_rpc_core);
+  lua_setfield(L, -2, "hilt.rpc.core");
   lua_pop(L, 1);
   const char *tried = NULL;
   if (hilt__libpath_setup(L, &tried) == NULL) {

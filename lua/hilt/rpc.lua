@@ -1,0 +1,225 @@
+-- hilt.rpc: hilt's wire (docs/protocol.md) for scripts. Connections carry
+-- calls both ways; a router decides what one end exposes; every incoming
+-- call runs in its own task.
+--
+--   local rpc = require("hilt.rpc")
+--   local srv = rpc.serve("unix:///tmp/lab.sock", { power = { on = fn } })
+--   local conn = rpc.connect("unix:///tmp/lab.sock")
+--   conn.remote.power.on()            -- calls "power/on"
+local core = require("hilt.rpc.core")
+local msgpack = require("hilt.msgpack")
+local hcore = require("hilt.core")
+local log = require("hilt.log")
+
+local rpc = {}
+
+-- --- routers -------------------------------------------------------------------
+
+local Router = {}
+Router.__index = Router
+
+--- router(t) -> Router. t's functions are methods and its tables (or
+--- routers) sub-routers, reached by name with "/" between. Only t's own
+--- fields resolve: not its metatable's, not names starting with "_", not
+--- values that are neither functions nor tables.
+function rpc.router(t)
+  if getmetatable(t) == Router then
+    return t
+  end
+  assert(type(t) == "table", "rpc.router: a table of functions expected")
+  return setmetatable({ _t = t, _cache = {} }, Router)
+end
+
+local function child(node, name)
+  if getmetatable(node) == Router then
+    node = node._t
+  end
+  if type(node) ~= "table" or name == "" or name:sub(1, 1) == "_" then
+    return nil
+  end
+  local v = rawget(node, name)
+  if type(v) == "function" or type(v) == "table" then
+    return v
+  end
+  return nil
+end
+
+--- router:resolve(path) -> fn | nil, why
+function Router:resolve(path)
+  local fn = self._cache[path]
+  if fn then
+    return fn
+  end
+  local node, walked = self, ""
+  for name in (path .. "/"):gmatch("([^/]*)/") do
+    local v = child(node, name)
+    if v == nil then
+      return nil, ("no method '%s' (nothing exposed as '%s'%s)"):format(
+        path, name, walked == "" and "" or (" in '" .. walked .. "'"))
+    end
+    walked = walked == "" and name or (walked .. "/" .. name)
+    node = v
+  end
+  if type(node) ~= "function" then
+    return nil, ("'%s' is a router, not a method"):format(path)
+  end
+  self._cache[path] = node
+  return node
+end
+
+-- --- handling incoming calls ---------------------------------------------------------
+
+-- The connection each running handler serves, so it can call back.
+local serving = setmetatable({}, { __mode = "k" })
+
+--- caller() -> the connection whose call the running task is handling.
+function rpc.caller()
+  return serving[hcore.current()]
+end
+
+local function on_error(e)
+  if hcore.is_error(e) then
+    if not e.traceback then
+      e.traceback = debug.traceback(nil, 2)
+    end
+    return e
+  end
+  return { code = "failed", message = tostring(e),
+           traceback = debug.traceback(nil, 2), value = e }
+end
+
+local function wire_error(e)
+  local data = e.value
+  if data ~= nil and msgpack.kind(data) == nil then
+    data = tostring(data)
+  end
+  return { code = e.code or "failed", message = e.message or tostring(e),
+           traceback = e.traceback, data = data }
+end
+
+local function dispatcher(router, conn)
+  return function(raw, id, method, params, trace)
+    local fn, why = router:resolve(method)
+    if not fn then
+      if id then
+        raw:respond(id, false, { code = "not_found", message = why })
+      else
+        log.debug("notification dropped: %s", why)
+      end
+      return
+    end
+    local args = msgpack.unpack(params)
+    serving[hcore.current()] = conn
+    local ok, res = xpcall(fn, on_error, table.unpack(args, 1, args.n or #args))
+    if id then
+      raw:respond(id, ok, ok and res or wire_error(res))
+    elseif not ok then
+      log.warn("notification %s failed: %s", method, res.message)
+    end
+  end
+end
+
+-- --- connections --------------------------------------------------------------------
+
+local Conn = {}
+Conn.__index = Conn
+
+-- conn.remote.a.b(...) calls "a/b".
+local function proxy(conn, path)
+  return setmetatable({}, {
+    __index = function(_, name)
+      return proxy(conn, path == "" and name or (path .. "/" .. name))
+    end,
+    __call = function(_, ...)
+      if path == "" then
+        error("rpc: call a method of remote, not remote itself", 2)
+      end
+      return conn.raw:call(path, nil, ...)
+    end,
+    __tostring = function() return "rpc proxy " .. path end,
+  })
+end
+
+local function wrap(raw, router)
+  local conn = setmetatable({ raw = raw }, Conn)
+  conn.remote = proxy(conn, "")
+  if router then
+    conn:serve(router)
+  end
+  return conn
+end
+
+--- conn:call(path, ...) -> result; raises a hilt.Error
+function Conn:call(path, ...)
+  return self.raw:call(path, nil, ...)
+end
+
+--- conn:call_with(opts, path, ...): opts {timeout=s, trace=str,
+--- sub="full"|"done"|"none"}
+function Conn:call_with(opts, path, ...)
+  return self.raw:call(path, opts, ...)
+end
+
+function Conn:notify(path, ...)
+  self.raw:notify(path, ...)
+end
+
+--- conn:serve(router_or_table): this end answers calls from the peer.
+function Conn:serve(router)
+  self.raw:serve(dispatcher(rpc.router(router), self))
+end
+
+--- conn:on_reset(fn): fn(why) runs in a task when the connection ends.
+function Conn:on_reset(fn)
+  self.raw:on_reset(fn)
+end
+
+function Conn:close()
+  self.raw:close()
+end
+
+--- conn:status() -> "open"|"closed", why, peer
+function Conn:status()
+  return self.raw:status()
+end
+
+function Conn:__tostring()
+  return tostring(self.raw)
+end
+
+--- connect(addr [, opts]) -> conn. opts: token, router (served to the
+--- peer), name. Sends the hello; a refused token raises unauthenticated.
+function rpc.connect(addr, opts)
+  opts = opts or {}
+  local conn = wrap(core.connect(addr), opts.router)
+  local ok, err = pcall(conn.raw.call, conn.raw, "rpc.hello", nil,
+    { version = 1, token = opts.token, name = opts.name or "hilt" })
+  if not ok then
+    conn:close()
+    error(err, 2)
+  end
+  conn.peer_info = err
+  return conn
+end
+
+--- serve(addr, router [, opts]) -> listener. opts: token (required on a
+--- non-loopback TCP address), on_connect(conn).
+function rpc.serve(addr, router, opts)
+  opts = opts or {}
+  router = rpc.router(router)
+  return core.listen(addr, { token = opts.token }, function(raw)
+    local conn = wrap(raw, router)
+    if opts.on_connect then
+      opts.on_connect(conn)
+    end
+  end)
+end
+
+--- pair([router_a [, router_b]]) -> conn_a, conn_b, connected in this
+--- process; each serves its router to the other.
+function rpc.pair(router_a, router_b)
+  local a, b = core.pair()
+  return wrap(a, router_a), wrap(b, router_b)
+end
+
+return rpc
