@@ -118,6 +118,11 @@ rpc_op_t *rpc_session_begin(rpc_session_t *s, int sub)
   return op;
 }
 
+void rpc_session_forget(rpc_session_t *s, rpc_op_t *op)
+{
+  free(rpc_optab_del(&s->caller, op->id));
+}
+
 uint64_t rpc_session_next_seq(rpc_op_t *op)
 {
   return op->seq_out++;

@@ -100,6 +100,10 @@ int rpc_session_feed(rpc_session_t *s, const char *p, size_t n);
 /// when out of memory.
 rpc_op_t *rpc_session_begin(rpc_session_t *s, int sub);
 
+/// Drops one of our ops whose request was never sent (its arguments
+/// could not be packed): no response will come for it.
+void rpc_session_forget(rpc_session_t *s, rpc_op_t *op);
+
 /// Sends bytes the embedder encoded. Returns the write callback's result.
 int rpc_session_send(rpc_session_t *s, const char *p, size_t n);
 
