@@ -108,8 +108,9 @@ static int check_ipv6(const char *host, size_t len, const char *s,
   }
   for (const char *q = zone != NULL ? zone + 1 : host + len; q < host + len;
        q++) {
-    if (!isalnum((unsigned char)*q) && *q != '-' && *q != '_' && *q != '.') {
-      return bad(err, n, s, "bad character '%c' in the IPv6 zone", *q);
+    unsigned char c = (unsigned char)*q;
+    if (!isalnum(c) && c != '-' && c != '_' && c != '.') {
+      return bad(err, n, s, "bad byte 0x%02x in the IPv6 zone", c);
     }
   }
   return 0;
@@ -125,7 +126,10 @@ static int check_name(const char *host, const char *s, char *err, size_t n)
   for (const char *q = host; *q != '\0'; q++) {
     unsigned char c = (unsigned char)*q;
     if (!isalnum(c) && c != '-' && c != '_' && c != '.') {
-      return bad(err, n, s, "bad character '%c' in the host name", c);
+      return isprint(c) ? bad(err, n, s, "bad character '%c' in the host "
+                                         "name", c)
+                        : bad(err, n, s, "bad byte 0x%02x in the host name",
+                              c);
     }
     dotted &= isdigit(c) || c == '.';
   }
@@ -185,7 +189,7 @@ static int split_name(net_addr_t *a, const char *s, const char *rest,
 static int parse_tcp(net_addr_t *a, const char *s, const char *rest,
                      int with_scheme, char *err, size_t n)
 {
-  const char *after;
+  const char *after = rest;
   int rc = rest[0] == '[' ? split_ipv6(a, s, rest, &after, err, n)
                           : split_name(a, s, rest, &after, err, n);
   if (rc != 0) {

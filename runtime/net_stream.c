@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -386,7 +387,8 @@ int net_stream_write(net_stream_t *s, const char *p, size_t n)
     return 0;
   }
   if (!s->connecting && !s->writing && s->pending.len == 0) {
-    uv_buf_t buf = {.base = (char *)p, .len = n};
+    // uv_try_write counts in an int; a larger write goes in parts.
+    uv_buf_t buf = {.base = (char *)p, .len = n < INT_MAX ? n : INT_MAX};
     int k = uv_try_write(&s->out->stream, &buf, 1);
     if (k < 0 && k != UV_EAGAIN) {
       s->err = k;
@@ -442,7 +444,8 @@ static void connect_fail(net_stream_t *s, int status, const char *verb)
   int k = snprintf(msg, sizeof msg, "cannot %s %s: %s", verb, name,
                    uv_strerror(status));
   // Name what was tried when it is not what the user wrote.
-  if (s->tries > 1 || (s->tries == 1 && strcmp(s->tried, s->addr.host))) {
+  if (k > 0 && (size_t)k < sizeof msg && s->tried[0] != '\0' &&
+      (s->tries > 1 || strcmp(s->tried, s->addr.host) != 0)) {
     snprintf(msg + k, sizeof msg - (size_t)k, " (tried %s)", s->tried);
   }
   uv_freeaddrinfo(s->ai);
@@ -469,7 +472,7 @@ static void connect_done(net_stream_t *s)
     rc = stream_flush(s);
   }
   if (rc < 0) {
-    connect_fail(s, rc, "start on");
+    connect_fail(s, rc, "connect to");
   } else if (s->cb.on_connect != NULL) {
     s->cb.on_connect(s, 0, NULL, s->data);
   }
@@ -532,13 +535,13 @@ static void resolve_cb(uv_getaddrinfo_t *req, int status,
                        struct addrinfo *res)
 {
   net_stream_t *s = STREAM_OF(req, gai);
-  int closing = s->closing;
   s->resolving = 0;
   s->ai = res;
-  stream_unref(s);
-  if (closing) {
+  if (s->closing) {
+    stream_unref(s);
     return;
   }
+  s->refs--; // the handle still holds the stream
   if (status < 0) {
     connect_fail(s, status, "resolve");
     return;
@@ -791,16 +794,16 @@ static int unix_clear_stale(const listen_req_t *q)
                 q->name);
   }
   int rc = unix_probe(path);
+  if (rc == 0 || rc == UV_EAGAIN) {
+    return fail(q->err, q->errlen, UV_EADDRINUSE,
+                "cannot listen on %s: another process is listening there",
+                q->name);
+  }
   if (rc == UV_ECONNREFUSED) {
     rc = unlink(path) == 0 ? 0 : uv_translate_sys_error(errno);
   }
   if (rc == 0 || rc == UV_ENOENT) {
     return 0;
-  }
-  if (rc == UV_EAGAIN) {
-    return fail(q->err, q->errlen, UV_EADDRINUSE,
-                "cannot listen on %s: another process is listening there",
-                q->name);
   }
   return fail(q->err, q->errlen, rc, "cannot listen on %s: %s", q->name,
               uv_strerror(rc));

@@ -77,7 +77,8 @@ typedef void (*net_accept_cb)(net_listener_t *l, net_stream_t *s, int status,
 /// a process that is gone (nothing answers on it) is removed first; a
 /// path where something answers, or that is not a socket, fails.
 ///
-/// `on_accept` and `data` are not used after net_listener_close.
+/// `on_accept` must not be NULL; it and `data` are not used after
+/// net_listener_close.
 int net_listen(uv_loop_t *loop, const net_addr_t *addr,
                net_accept_cb on_accept, void *data, net_listener_t **out,
                char *err, size_t errlen);
@@ -136,8 +137,10 @@ int net_stream_read_stop(net_stream_t *s);
 
 /// Writes p[0..n), copying whatever the socket does not take at once.
 /// Returns 0, or a negative libuv code: UV_EPIPE after
-/// net_stream_shutdown, UV_EBADF after net_stream_close or a failed
-/// connect, UV_ENOMEM, or the error that already ended the stream.
+/// net_stream_shutdown, UV_EBADF after net_stream_close, UV_ENOMEM, or
+/// the error that already ended the stream (a failed connect's, a read or
+/// write error's). A write that fails at once returns its error; one
+/// that fails after queueing ends the stream through on_end.
 int net_stream_write(net_stream_t *s, const char *p, size_t n);
 
 /// Bytes accepted by net_stream_write and not yet handed to the kernel.
