@@ -261,13 +261,20 @@ static int decode_value(mp_decoder_t *d, size_t *pos, int depth)
     hilt__msgpack_push_ext(L, it.ext_type, it.p, it.n);
     break;
   default:
-    rc = decode_container(d, &it, head, pos, depth);
-    if (rc != MP_DECODE_OK) {
-      *pos = head;
-    }
-    return rc;
+    return decode_container(d, &it, head, pos, depth);
   }
   return MP_DECODE_OK;
+}
+
+// Whether the value at p[at] is an array or a map (whose string keys are
+// worth caching).
+static int starts_container(const char *p, size_t len, size_t at)
+{
+  if (at >= len) {
+    return 0;
+  }
+  unsigned b = (unsigned char)p[at];
+  return (b >= 0x80 && b <= 0x9f) || (b >= 0xdc && b <= 0xdf);
 }
 
 int hilt__msgpack_decode(mp_decoder_t *d, const char *p, size_t len,
@@ -281,9 +288,13 @@ int hilt__msgpack_decode(mp_decoder_t *d, const char *p, size_t len,
   d->nil_as_null = opts->nil_as_null;
   d->what = NULL;
   d->cache_base = 0;
-  if (*pos < len && (unsigned char)p[*pos] < 0x80) {
-    lua_pushinteger(d->L, (unsigned char)p[(*pos)++]);
-    return MP_DECODE_OK;
+  size_t at = *pos;
+  if (!starts_container(p, len, at)) {
+    int rc = decode_value(d, &at, 0);  // no keys to cache
+    if (rc == MP_DECODE_OK) {
+      *pos = at;
+    }
+    return rc;
   }
   // Each level of nesting holds a table and a key, and a value or a
   // metatable for a moment; the string cache takes its slots below them.
@@ -292,7 +303,6 @@ int hilt__msgpack_decode(mp_decoder_t *d, const char *p, size_t len,
   d->cache_base = lua_gettop(d->L) + 1;
   lua_settop(d->L, d->cache_base + MP_STRCACHE - 1);
   memset(d->cache, 0, sizeof d->cache);
-  size_t at = *pos;
   int rc = decode_value(d, &at, 0);
   if (rc == MP_DECODE_OK) {
     lua_replace(d->L, d->cache_base);

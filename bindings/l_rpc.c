@@ -44,7 +44,7 @@ static const char *opt_token(lua_State *L, int idx)
   return t;
 }
 
-// Raises unless the value at idx is a task that can wait.
+// Resumes connect with (true) or (nil, why): returns the conn or raises.
 static int connect_k(lua_State *L, int status, lua_KContext ctx)
 {
   hilt__task_resumed(L);
@@ -224,8 +224,8 @@ int luaopen_hilt_rpc_core(lua_State *L)
   lua_pushvalue(L, mod);
   hilt__msgpack_setfuncs(L, mod + 1, funcs);
   lua_pop(L, 1);
-  // listen's closures also hold the maker of conns, itself a closure over
-  // msgpack's upvalues.
+  // listen closes over msgpack's upvalues and, after them, the maker of
+  // conns, itself a closure over the same upvalues: one set for each.
   for (int i = 1; i <= MP_NUP; i++) {
     lua_pushvalue(L, mod + i);
   }

@@ -71,12 +71,8 @@ static void call_timeout_cb(uv_timer_t *t)
 {
   call_t *call = t->data;
   conn_t *c = call->c;
-  rpc_op_t *op = call->op;
-  rpc_msg_put_signal(&c->out, RPC_TO_CALLEE, op->id,
-                     rpc_session_next_seq(op), RPC_EXPIRE);
-  rpc_session_send(&c->s, c->out.data, c->out.len);
-  mpk_buf_reset(&c->out);
-  rpc_session_end(&c->s, op);
+  rpc_session_signal(&c->s, call->op, RPC_EXPIRE);
+  rpc_session_end(&c->s, call->op);
   call_fail(call, "expired", "call to %s expired", c->peer);
 }
 
@@ -85,13 +81,9 @@ static void call_cancel_cb(hilt_task_t *task, void *data)
 {
   call_t *call = data;
   conn_t *c = call->c;
-  rpc_op_t *op = call->op;
   if (!c->ended) {
-    rpc_msg_put_signal(&c->out, RPC_TO_CALLEE, op->id,
-                       rpc_session_next_seq(op), RPC_CANCEL);
-    rpc_session_send(&c->s, c->out.data, c->out.len);
-    mpk_buf_reset(&c->out);
-    rpc_session_end(&c->s, op);
+    rpc_session_signal(&c->s, call->op, RPC_CANCEL);
+    rpc_session_end(&c->s, call->op);
   }
   call_free(call);
 }

@@ -279,13 +279,19 @@ static void packer(msgpack_packer *pk, mpk_buf_t *b)
   msgpack_packer_init(pk, b, mpk_buf_write);
 }
 
+// Every message starts alike: an array of n elements, then its type.
+static void start(msgpack_packer *pk, mpk_buf_t *b, size_t n, int type)
+{
+  packer(pk, b);
+  msgpack_pack_array(pk, n);
+  msgpack_pack_uint8(pk, (uint8_t)type);
+}
+
 void rpc_msg_put_request(mpk_buf_t *b, uint32_t id, const char *method,
                          size_t n)
 {
   msgpack_packer pk;
-  packer(&pk, b);
-  msgpack_pack_array(&pk, 4);
-  msgpack_pack_uint8(&pk, RPC_REQUEST);
+  start(&pk, b, 4, RPC_REQUEST);
   msgpack_pack_uint32(&pk, id);
   msgpack_pack_str_with_body(&pk, method, n);
 }
@@ -294,9 +300,7 @@ void rpc_msg_put_call(mpk_buf_t *b, uint32_t id, const char *method,
                       size_t n)
 {
   msgpack_packer pk;
-  packer(&pk, b);
-  msgpack_pack_array(&pk, 5);
-  msgpack_pack_uint8(&pk, RPC_CALL);
+  start(&pk, b, 5, RPC_CALL);
   msgpack_pack_uint32(&pk, id);
   msgpack_pack_str_with_body(&pk, method, n);
 }
@@ -304,18 +308,14 @@ void rpc_msg_put_call(mpk_buf_t *b, uint32_t id, const char *method,
 void rpc_msg_put_notify(mpk_buf_t *b, const char *method, size_t n)
 {
   msgpack_packer pk;
-  packer(&pk, b);
-  msgpack_pack_array(&pk, 3);
-  msgpack_pack_uint8(&pk, RPC_NOTIFY);
+  start(&pk, b, 3, RPC_NOTIFY);
   msgpack_pack_str_with_body(&pk, method, n);
 }
 
 void rpc_msg_put_response(mpk_buf_t *b, uint32_t id)
 {
   msgpack_packer pk;
-  packer(&pk, b);
-  msgpack_pack_array(&pk, 4);
-  msgpack_pack_uint8(&pk, RPC_RESPONSE);
+  start(&pk, b, 4, RPC_RESPONSE);
   msgpack_pack_uint32(&pk, id);
 }
 
@@ -323,9 +323,7 @@ void rpc_msg_put_stream(mpk_buf_t *b, int type, uint32_t id, uint64_t seq,
                         int kind)
 {
   msgpack_packer pk;
-  packer(&pk, b);
-  msgpack_pack_array(&pk, 5);
-  msgpack_pack_uint8(&pk, (uint8_t)type);
+  start(&pk, b, 5, type);
   msgpack_pack_uint32(&pk, id);
   msgpack_pack_uint64(&pk, seq);
   msgpack_pack_uint8(&pk, (uint8_t)kind);
@@ -391,4 +389,27 @@ void rpc_msg_put_credit(mpk_buf_t *b, int type, uint32_t id, uint64_t seq,
   rpc_msg_put_stream(b, type, id, seq, RPC_CREDIT);
   packer(&pk, b);
   msgpack_pack_uint64(&pk, n);
+}
+
+void rpc_msg_put_hello_reply(mpk_buf_t *b, uint32_t id, const char *name,
+                             uint64_t max_message, int max_depth,
+                             uint64_t max_pending)
+{
+  msgpack_packer pk;
+  rpc_msg_put_response(b, id);
+  packer(&pk, b);
+  msgpack_pack_nil(&pk);
+  msgpack_pack_map(&pk, 3);
+  pack_key(&pk, "version");
+  msgpack_pack_uint8(&pk, RPC_VERSION);
+  pack_key(&pk, "name");
+  pack_key(&pk, name);
+  pack_key(&pk, "limits");
+  msgpack_pack_map(&pk, 3);
+  pack_key(&pk, "message");
+  msgpack_pack_uint64(&pk, max_message);
+  pack_key(&pk, "depth");
+  msgpack_pack_int(&pk, max_depth);
+  pack_key(&pk, "pending");
+  msgpack_pack_uint64(&pk, max_pending);
 }

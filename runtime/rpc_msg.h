@@ -40,6 +40,9 @@ enum { RPC_SUB_FULL = 0, RPC_SUB_DONE = 1, RPC_SUB_NONE = 2 };
 /// that operation, keep the connection).
 enum { RPC_MSG_OK = 0, RPC_MSG_EFATAL = -1, RPC_MSG_EOP = -2 };
 
+#define RPC_HELLO "rpc.hello"  // the method of the hello request
+#define RPC_VERSION 1           // the wire's version, sent in the hello
+
 #define RPC_TRACE_MAX 64    // bytes of a trace id
 #define RPC_METHOD_MAX 1024 // bytes of a method path
 
@@ -106,5 +109,10 @@ void rpc_msg_put_signal(mpk_buf_t *b, int type, uint32_t id, uint64_t seq,
                         int kind);
 void rpc_msg_put_credit(mpk_buf_t *b, int type, uint32_t id, uint64_t seq,
                         uint64_t n);
+
+/// The whole reply to a hello: [1, id, nil, {version, name, limits}].
+void rpc_msg_put_hello_reply(mpk_buf_t *b, uint32_t id, const char *name,
+                             uint64_t max_message, int max_depth,
+                             uint64_t max_pending);
 
 #endif

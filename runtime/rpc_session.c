@@ -7,7 +7,6 @@
 // operation only.
 #include "rpc_session.h"
 
-#include <msgpack.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,12 +136,24 @@ int rpc_session_take_credit(rpc_op_t *op, uint64_t n)
   return 0;
 }
 
+// The type of the stream messages this end sends on op.
+static int stream_type(const rpc_op_t *op)
+{
+  return op->side == RPC_CALLER ? RPC_TO_CALLEE : RPC_TO_CALLER;
+}
+
+int rpc_session_signal(rpc_session_t *s, rpc_op_t *op, int kind)
+{
+  rpc_msg_put_signal(&s->out, stream_type(op), op->id,
+                     rpc_session_next_seq(op), kind);
+  return flush(s);
+}
+
 int rpc_session_grant(rpc_session_t *s, rpc_op_t *op, uint64_t n)
 {
   op->credit_in += n;
-  rpc_msg_put_credit(&s->out, op->side == RPC_CALLER ? RPC_TO_CALLEE
-                                                     : RPC_TO_CALLER,
-                     op->id, rpc_session_next_seq(op), n);
+  rpc_msg_put_credit(&s->out, stream_type(op), op->id,
+                     rpc_session_next_seq(op), n);
   return flush(s);
 }
 
@@ -211,30 +222,10 @@ static rpc_span_t hello_token(const rpc_msg_t *m)
   return none;
 }
 
-static void pack_key(msgpack_packer *pk, const char *k)
-{
-  msgpack_pack_str_with_body(pk, k, strlen(k));
-}
-
 static int hello_reply(rpc_session_t *s, uint32_t id)
 {
-  msgpack_packer pk;
-  msgpack_packer_init(&pk, &s->out, mpk_buf_write);
-  rpc_msg_put_response(&s->out, id);
-  msgpack_pack_nil(&pk);
-  msgpack_pack_map(&pk, 3);
-  pack_key(&pk, "version");
-  msgpack_pack_uint8(&pk, RPC_VERSION);
-  pack_key(&pk, "name");
-  pack_key(&pk, s->name);
-  pack_key(&pk, "limits");
-  msgpack_pack_map(&pk, 3);
-  pack_key(&pk, "message");
-  msgpack_pack_uint64(&pk, s->limits.max_message);
-  pack_key(&pk, "depth");
-  msgpack_pack_int(&pk, s->limits.max_depth);
-  pack_key(&pk, "pending");
-  msgpack_pack_uint64(&pk, s->limits.max_pending);
+  rpc_msg_put_hello_reply(&s->out, id, s->name, s->limits.max_message,
+                          s->limits.max_depth, s->limits.max_pending);
   return flush(s);
 }
 
@@ -319,9 +310,7 @@ static void op_fail(rpc_session_t *s, rpc_op_t *op, const char *why)
   if (op->side == RPC_CALLEE) {
     send_error(s, op->id, "protocol", why);
   } else {
-    rpc_msg_put_signal(&s->out, RPC_TO_CALLEE, op->id,
-                       rpc_session_next_seq(op), RPC_CANCEL);
-    flush(s);
+    rpc_session_signal(s, op, RPC_CANCEL);
   }
   op->done = 1;
   s->cb.on_fail(s, op, why);

@@ -15,9 +15,6 @@
 #include "rpc_msg.h"
 #include "rpc_optab.h"
 
-#define RPC_HELLO "rpc.hello"
-#define RPC_VERSION 1
-
 enum { RPC_CALLER = 0, RPC_CALLEE = 1 };
 
 typedef struct rpc_session rpc_session_t;
@@ -113,6 +110,9 @@ uint64_t rpc_session_next_seq(rpc_op_t *op);
 /// Takes n units of op's send credit: 0, or -1 when not enough is left
 /// (then nothing is taken and the sender waits for CREDIT).
 int rpc_session_take_credit(rpc_op_t *op, uint64_t n);
+
+/// Sends a stream message without payload (CANCEL, EXPIRE, END) on op.
+int rpc_session_signal(rpc_session_t *s, rpc_op_t *op, int kind);
 
 /// Grants the peer n more units on op and sends the CREDIT message.
 int rpc_session_grant(rpc_session_t *s, rpc_op_t *op, uint64_t n);

@@ -84,6 +84,19 @@ static void end_close(end_t *e)
   mpk_buf_free(&e->wire);
 }
 
+// A caller a and a callee b, neither with a token.
+static void ends_open(end_t *a, end_t *b)
+{
+  end_init(a, NULL);
+  end_init(b, NULL);
+}
+
+static void ends_close(end_t *a, end_t *b)
+{
+  end_close(a);
+  end_close(b);
+}
+
 // Delivers what from wrote to to's session; returns the feed's result.
 static int pump(end_t *from, end_t *to)
 {
@@ -115,8 +128,7 @@ static void respond(end_t *e, rpc_op_t *op)
 static void test_unary(void)
 {
   end_t a, b;
-  end_init(&a, NULL);
-  end_init(&b, NULL);
+  ends_open(&a, &b);
   rpc_op_t *op = rpc_session_begin(&a.s, RPC_SUB_FULL);
   CHECK(op != NULL && op->id == 1);
   send_request(&a, op, "power/on");
@@ -127,16 +139,14 @@ static void test_unary(void)
   CHECK(rpc_session_pending(&b.s, RPC_CALLEE) == 0);
   CHECK(pump(&b, &a) == 0 && a.responses == 1 && !a.last_failed);
   CHECK(rpc_session_pending(&a.s, RPC_CALLER) == 0);
-  end_close(&a);
-  end_close(&b);
+  ends_close(&a, &b);
 }
 
 // Values split at every byte still arrive whole.
 static void test_split(void)
 {
   end_t a, b;
-  end_init(&a, NULL);
-  end_init(&b, NULL);
+  ends_open(&a, &b);
   for (int i = 0; i < 3; i++) {
     send_request(&a, rpc_session_begin(&a.s, RPC_SUB_FULL), "x");
   }
@@ -145,16 +155,14 @@ static void test_split(void)
     ok &= rpc_session_feed(&b.s, a.wire.data + i, 1) == 0;
   }
   CHECK(ok && b.requests == 3);
-  end_close(&a);
-  end_close(&b);
+  ends_close(&a, &b);
 }
 
 // A cancelled op stays until its response, which is then dropped.
 static void test_cancel_drains(void)
 {
   end_t a, b;
-  end_init(&a, NULL);
-  end_init(&b, NULL);
+  ends_open(&a, &b);
   rpc_op_t *op = rpc_session_begin(&a.s, RPC_SUB_FULL);
   send_request(&a, op, "slow");
   rpc_msg_put_signal(&a.wire, RPC_TO_CALLEE, op->id,
@@ -167,15 +175,13 @@ static void test_cancel_drains(void)
   rpc_session_end(&b.s, b.last_op);
   CHECK(pump(&b, &a) == 0 && a.responses == 0);
   CHECK(rpc_session_pending(&a.s, RPC_CALLER) == 0);
-  end_close(&a);
-  end_close(&b);
+  ends_close(&a, &b);
 }
 
 static void test_stream_credit(void)
 {
   end_t a, b;
-  end_init(&a, NULL);
-  end_init(&b, NULL);
+  ends_open(&a, &b);
   rpc_op_t *op = rpc_session_begin(&a.s, RPC_SUB_FULL);
   send_request(&a, op, "read");
   pump(&a, &b);
@@ -205,15 +211,13 @@ static void test_stream_credit(void)
   CHECK(!a.s.failed && op->done);
   // The caller's CANCEL reached the callee.
   CHECK(pump(&a, &b) == 0 && b.last.kind == RPC_CANCEL);
-  end_close(&a);
-  end_close(&b);
+  ends_close(&a, &b);
 }
 
 static void test_sequence(void)
 {
   end_t a, b;
-  end_init(&a, NULL);
-  end_init(&b, NULL);
+  ends_open(&a, &b);
   rpc_op_t *op = rpc_session_begin(&a.s, RPC_SUB_FULL);
   send_request(&a, op, "read");
   pump(&a, &b);
@@ -223,8 +227,7 @@ static void test_sequence(void)
   // The callee answered protocol at once; the caller gets it.
   CHECK(pump(&b, &a) == 0 && a.responses == 1 && a.last_failed);
   rpc_session_end(&b.s, b.last_op);
-  end_close(&a);
-  end_close(&b);
+  ends_close(&a, &b);
 }
 
 static void test_fatal_input(void)
