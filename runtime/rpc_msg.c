@@ -405,11 +405,15 @@ void rpc_msg_put_hello_reply(mpk_buf_t *b, uint32_t id, const char *name,
   pack_key(&pk, "name");
   pack_key(&pk, name);
   pack_key(&pk, "limits");
-  msgpack_pack_map(&pk, 3);
+  msgpack_pack_map(&pk, 5);
   pack_key(&pk, "message");
   msgpack_pack_uint64(&pk, max_message);
   pack_key(&pk, "depth");
   msgpack_pack_int(&pk, max_depth);
   pack_key(&pk, "pending");
   msgpack_pack_uint64(&pk, max_pending);
+  pack_key(&pk, "trace");
+  msgpack_pack_uint32(&pk, RPC_TRACE_MAX);
+  pack_key(&pk, "method");
+  msgpack_pack_uint32(&pk, RPC_METHOD_MAX);
 }

@@ -159,6 +159,14 @@ static void test_envelopes(void)
   msgpack_pack_array(&pk, 0);
   CHECK(parse(b.data, b.len, &m, &why) == RPC_MSG_OK &&
         m.type == RPC_NOTIFY);
+  // The hello reply, byte for byte as docs/protocol.md shows it.
+  mpk_buf_reset(&b);
+  rpc_msg_put_hello_reply(&b, 1, "hilt 0.1.0", 16u << 20, 64, 10000);
+  static const char hello[] =
+      "\x94\x01\x01\xc0\x83\xa7version\x01\xa4name\xaahilt 0.1.0"
+      "\xa6limits\x85\xa7message\xce\x01\x00\x00\x00\xa5" "depth\x40"
+      "\xa7pending\xcd\x27\x10\xa5trace\x40\xa6method\xcd\x04\x00";
+  CHECK(b.len == sizeof hello - 1 && memcmp(b.data, hello, b.len) == 0);
   mpk_buf_free(&b);
 }
 
