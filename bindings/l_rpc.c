@@ -119,7 +119,7 @@ static void on_accept(net_listener_t *nl, net_stream_t *s, int status,
   lua_call(L, 1, 1);
   conn_t *c = lua_touserdata(L, -1);
   hilt__conn_attach(c, s);
-  hilt_task_spawn(L, 1);  // on_accept(conn)
+  hilt_task_spawn_at(L, 1, "rpc on_connect");  // on_accept(conn)
   lua_pop(L, 2);
 }
 

@@ -13,6 +13,7 @@
 #include "l_msgpack.h"
 #include "l_rpc.h"
 #include "log.h"
+#include "mpk_item.h"
 
 // A task waiting for the response to one of our operations.
 typedef struct {
@@ -333,7 +334,7 @@ static void on_request(rpc_session_t *s, rpc_op_t *op, const rpc_msg_t *m)
   } else {
     lua_pushnil(L);
   }
-  hilt_task_spawn(L, 5);
+  hilt_task_spawn_at(L, 5, "rpc handler");
   if (op != NULL) {
     op->data = (void *)(intptr_t)luaL_ref(L, LUA_REGISTRYINDEX);
   } else {
@@ -464,7 +465,7 @@ void hilt__conn_end(conn_t *c, const char *why)
   push_self(c);
   if (lua_getiuservalue(L, -1, CONN_UV_ON_RESET) == LUA_TFUNCTION) {
     lua_pushstring(L, c->why);
-    hilt_task_spawn(L, 1);
+    hilt_task_spawn_at(L, 1, "rpc on_reset");
   }
   lua_pop(L, 2);
   if (c->connecting != NULL) {
@@ -613,6 +614,33 @@ static int l_conn_pending(lua_State *L)
   return 2;
 }
 
+// conn:args(params) -> ...: the values of a params array (msgpack bytes
+// the session checked), for the handler's arguments without a table.
+static int l_conn_args(lua_State *L)
+{
+  size_t n, pos = 0;
+  const char *p = luaL_checklstring(L, 2, &n);
+  mpk_item_t it;
+  if (mpk_item_read(p, n, &pos, &it) != MPK_OK || it.kind != MPK_ARRAY) {
+    return luaL_error(L, "params are not a msgpack array");
+  }
+  luaL_checkstack(L, (int)(it.n < 200 ? it.n : 200), "too many arguments");
+  mp_opts_t o = {.max_depth = MPK_DEPTH_MAX};
+  for (uint32_t i = 0; i < it.n; i++) {
+    if (i % 200 == 199) {
+      luaL_checkstack(L, 200, "too many arguments");
+    }
+    mp_decoder_t d = {.L = L};
+    int rc = hilt__msgpack_decode(&d, p, n, &pos, &o);
+    if (rc != MP_DECODE_OK) {
+      char msg[160];
+      hilt__msgpack_decode_message(&d, rc, msg, sizeof msg);
+      return luaL_error(L, "argument %d: %s", (int)i + 1, msg);
+    }
+  }
+  return (int)it.n;
+}
+
 static int l_conn_tostring(lua_State *L)
 {
   conn_t *c = check_conn(L, 1);
@@ -628,6 +656,7 @@ void hilt__conn_open(lua_State *L, int uv)
       {"respond", l_conn_respond},   {"serve", l_conn_serve},
       {"on_reset", l_conn_on_reset}, {"close", l_conn_close},
       {"status", l_conn_status},     {"pending", l_conn_pending},
+      {"args", l_conn_args},
       {NULL, NULL}};
   luaL_newmetatable(L, RPC_CONN_MT);
   lua_newtable(L);

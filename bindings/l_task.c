@@ -23,6 +23,9 @@ static int push_outcome(lua_State *L, hilt_task_t *t)
     lua_getiuservalue(L, 1, HILT_TASK_UV_ERROR);
     return lua_error(L);
   }
+  if (t->co == NULL) {
+    return 0;  // it returned nothing, and its thread went back to the pool
+  }
   int n = lua_gettop(t->co);
   luaL_checkstack(L, n, "too many results to join");
   lua_checkstack(t->co, 1);

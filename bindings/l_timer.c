@@ -168,7 +168,7 @@ static void timer_fire_cb(uv_timer_t *handle)
     return;
   } else {
     lua_rawgeti(L, LUA_REGISTRYINDEX, tm->fn_ref);
-    hilt_task_spawn(L, 0);
+    hilt_task_spawn_at(L, 0, "timer callback");
     lua_pop(L, 1);
   }
   if (!tm->repeating) {

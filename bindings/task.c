@@ -20,6 +20,9 @@
 #include "log.h"
 
 #define PASS_LIMIT 1024
+// Threads kept for reuse. A handler task per incoming call would otherwise
+// allocate a thread and grow its stack every time.
+#define POOL_MAX 256
 
 
 static struct {
@@ -35,6 +38,9 @@ static struct {
   int live_count;
   int live_peak;
   uint64_t spawned;
+  int live_ref;   // registry: the table anchoring live tasks (live_slot)
+  int pool_ref;   // registry: threads of finished tasks, for reuse
+  int pool_n;
   int exiting;
   int exit_code;
 } sched;
@@ -57,6 +63,11 @@ void hilt_sched_init(lua_State *L, uv_loop_t *loop)
   sched.loop = loop;
   uv_idle_init(loop, &sched.idle);
   uv_check_init(loop, &sched.check);
+  lua_newtable(L);
+  sched.live_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_newtable(L);
+  sched.pool_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  sched.pool_n = 0;
   // The check handle only shortens the way from an I/O callback to the task
   // it woke; it must not keep the loop alive on its own.
   uv_check_start(&sched.check, check_cb);
@@ -140,53 +151,47 @@ static hilt_task_t *dequeue(void)
 
 // --- the live table ----------------------------------------------------------
 //
-// Live tasks are anchored in a registry table, keyed by their address, so a
-// task nobody holds still runs to its end. Lua tables never shrink when
-// keys are removed, so after a burst of tasks the table is rebuilt at the
-// size of what is left: spawning and joining 100k tasks gives the memory
-// back.
-
-#define LIVE_KEY "hilt.live_tasks"
+// Live tasks are anchored in a registry table, each in its slot, so a task
+// nobody holds still runs to its end. Lua tables never shrink when entries
+// are removed, so after a burst of tasks the table is rebuilt at the size
+// of what is left: spawning and joining 100k tasks gives the memory back.
 
 static void push_live_table(lua_State *L)
 {
-  if (lua_getfield(L, LUA_REGISTRYINDEX, LIVE_KEY) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, LIVE_KEY);
-  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, sched.live_ref);
 }
 
+// Rebuilds the table with the tasks still live, in fresh slots.
 static void shrink_live_table(lua_State *L)
 {
-  lua_createtable(L, 0, sched.live_count);
-  lua_pushnil(L);
-  while (lua_next(L, -3) != 0) {
-    lua_pushvalue(L, -2);
-    lua_insert(L, -2);
-    lua_rawset(L, -4);
+  lua_createtable(L, sched.live_count, 0);
+  for (hilt_task_t *t = sched.live; t != NULL; t = t->next_live) {
+    lua_rawgeti(L, -2, t->live_slot);
+    t->live_slot = luaL_ref(L, -2);
   }
-  lua_setfield(L, LUA_REGISTRYINDEX, LIVE_KEY);
+  lua_rawseti(L, LUA_REGISTRYINDEX, sched.live_ref);
   sched.live_peak = sched.live_count;
 }
 
-// Anchors the userdata at `idx` as task t (idx != 0), or drops t (idx 0).
+// Anchors the userdata at `idx` as task t (idx != 0), or drops t (idx 0,
+// once t is off the live list). Slots are luaL_ref's, reused through its
+// free list, so the churn of short tasks never rehashes the table.
 static void set_live(lua_State *L, hilt_task_t *t, int idx)
 {
   idx = idx != 0 ? lua_absindex(L, idx) : 0;
   push_live_table(L);
   if (idx != 0) {
     lua_pushvalue(L, idx);
+    t->live_slot = luaL_ref(L, -2);
+    if (sched.live_count + 1 > sched.live_peak) {
+      sched.live_peak = sched.live_count + 1;
+    }
   } else {
-    lua_pushnil(L);
-  }
-  lua_rawsetp(L, -2, t);
-  if (sched.live_count > sched.live_peak) {
-    sched.live_peak = sched.live_count;
-  }
-  if (sched.live_peak > 1024 && sched.live_count < sched.live_peak / 8) {
-    shrink_live_table(L);
+    luaL_unref(L, -1, t->live_slot);
+    t->live_slot = LUA_NOREF;
+    if (sched.live_peak > 1024 && sched.live_count < sched.live_peak / 8) {
+      shrink_live_table(L);
+    }
   }
   lua_pop(L, 1);
 }
@@ -278,6 +283,39 @@ static void log_unjoined_failure(lua_State *L, hilt_task_t *t, int err)
 
 // Records the outcome of a task whose coroutine returned (status LUA_OK)
 // or raised (anything else; the error value is on top of t->co).
+// Keeps the thread of a task that returned nothing for a later task: a
+// thread that returned is resumable again with a new function, and its
+// stack has already grown. A task with results keeps its thread, which
+// holds them for join.
+static void recycle_thread(lua_State *L, hilt_task_t *t, int ud)
+{
+  if (sched.pool_n >= POOL_MAX || t == sched.main ||
+      lua_gettop(t->co) != 0) {
+    return;
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, sched.pool_ref);
+  lua_getiuservalue(L, ud, HILT_TASK_UV_THREAD);
+  lua_rawseti(L, -2, ++sched.pool_n);
+  lua_pop(L, 1);
+  lua_pushnil(L);
+  lua_setiuservalue(L, ud, HILT_TASK_UV_THREAD);
+  t->co = NULL;
+}
+
+// A thread for a new task, pushed onto L.
+static lua_State *take_thread(lua_State *L)
+{
+  if (sched.pool_n == 0) {
+    return lua_newthread(L);
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, sched.pool_ref);
+  lua_rawgeti(L, -1, sched.pool_n);
+  lua_pushnil(L);
+  lua_rawseti(L, -3, sched.pool_n--);
+  lua_remove(L, -2);
+  return lua_tothread(L, -1);
+}
+
 static void finish(hilt_task_t *t, int status)
 {
   lua_State *L = sched.L;
@@ -285,6 +323,7 @@ static void finish(hilt_task_t *t, int status)
   int ud = lua_gettop(L);
   if (status == LUA_OK) {
     t->status = HILT_TASK_DONE;
+    recycle_thread(L, t, ud);
   } else {
     luaL_traceback(L, t->co, NULL, 0);
     const char *tb = lua_tostring(L, -1);
@@ -393,17 +432,24 @@ static void record_spawn_site(lua_State *L, hilt_task_t *t)
   snprintf(t->where, sizeof t->where, "?");
 }
 
-hilt_task_t *hilt_task_spawn(lua_State *L, int nargs)
+static hilt_task_t *spawn(lua_State *L, int nargs, const char *where)
 {
   luaL_checktype(L, -nargs - 1, LUA_TFUNCTION);
   hilt_task_t *t = lua_newuserdatauv(L, sizeof *t, 3);
   memset(t, 0, sizeof *t);
   luaL_setmetatable(L, HILT_TASK_MT);
-  t->co = lua_newthread(L);
+  t->co = take_thread(L);
   lua_setiuservalue(L, -2, HILT_TASK_UV_THREAD);
   t->interrupt_ref = LUA_NOREF;
   t->id = ++sched.spawned;
-  record_spawn_site(L, t);
+  if (where != NULL) {
+    size_t n = strlen(where);
+    n = n < sizeof t->where ? n : sizeof t->where - 1;
+    memcpy(t->where, where, n);
+    t->where[n] = '\0';
+  } else {
+    record_spawn_site(L, t);
+  }
   // Move the function and its arguments onto the new thread, leaving the
   // userdata on L.
   lua_insert(L, -nargs - 2);
@@ -413,6 +459,16 @@ hilt_task_t *hilt_task_spawn(lua_State *L, int nargs)
   link_live(t);
   enqueue(t);
   return t;
+}
+
+hilt_task_t *hilt_task_spawn(lua_State *L, int nargs)
+{
+  return spawn(L, nargs, NULL);
+}
+
+hilt_task_t *hilt_task_spawn_at(lua_State *L, int nargs, const char *where)
+{
+  return spawn(L, nargs, where);
 }
 
 // --- waiting and waking -------------------------------------------------------
@@ -584,8 +640,8 @@ void hilt_sched_push_live(lua_State *L)
 
 void hilt_task_push(lua_State *L, hilt_task_t *t)
 {
-  lua_getfield(L, LUA_REGISTRYINDEX, LIVE_KEY);
-  lua_rawgetp(L, -1, t);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, sched.live_ref);
+  lua_rawgeti(L, -1, t->live_slot);
   lua_remove(L, -2);
 }
 

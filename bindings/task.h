@@ -35,7 +35,8 @@ typedef void (*hilt_wait_cancel_cb)(hilt_task_t *task, void *data);
 
 
 struct hilt_task {
-  lua_State *co;              // the coroutine; anchored by the userdata
+  lua_State *co;              // the coroutine, anchored by the userdata;
+                              // NULL once it returned nothing (pooled)
   hilt_task_status_t status;
   int nargs;                  // values on co's stack for the next resume
   int interrupt_ref;          // error to raise at the next wait, or NOREF
@@ -49,6 +50,7 @@ struct hilt_task {
   uint64_t wake_at;           // uv_hrtime() a sleep may end at
   uint32_t wait_seq;          // counts waits; tells stale wakers apart
   uint64_t id;
+  int live_slot;              // its anchor in the scheduler's live table
   char where[48];             // "file.lua:12" of the spawn, for messages
   hilt_task_t *next_ready;
   hilt_task_t *prev_live, *next_live;
@@ -67,6 +69,12 @@ uv_loop_t *hilt_sched_loop(void);
 /// the `nargs` values above it (all popped), queues it and pushes its
 /// userdata. Never runs it before the caller yields or returns.
 hilt_task_t *hilt_task_spawn(lua_State *L, int nargs);
+
+/// hilt_task_spawn for tasks started by C (a timer, an incoming call): the
+/// Lua stack says nothing of why they exist, so `where` (at most 47 bytes,
+/// e.g. "rpc handler") names them in messages instead, and spawning skips
+/// the walk of the stack.
+hilt_task_t *hilt_task_spawn_at(lua_State *L, int nargs, const char *where);
 
 /// The running task, or NULL outside tasks (finalizers, startup).
 hilt_task_t *hilt_task_current(void);

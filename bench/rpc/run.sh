@@ -123,6 +123,14 @@ else
   skip raw-c "needs cc and libuv1-dev: apt-get install build-essential libuv1-dev pkg-config"
 fi
 
+# hilt: the build's release binary (scripts/bench builds it), or HILT.
+hilt=${HILT:-$here/../../build/hilt}
+if [ -x "$hilt" ]; then
+  run_pair hilt "$hilt" "$here/hilt_echo.lua"
+else
+  skip hilt "no hilt binary at $hilt: build it first (scripts/bench does)"
+fi
+
 if ! command -v lua5.4 >/dev/null; then
   skip luv "needs lua5.4: apt-get install lua5.4"
 elif ! lua5.4 -e 'require("luv")' 2>/dev/null; then

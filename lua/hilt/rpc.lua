@@ -69,8 +69,9 @@ end
 
 -- --- handling incoming calls ---------------------------------------------------------
 
--- The connection each running handler serves, so it can call back.
-local serving = setmetatable({}, { __mode = "k" })
+-- The connection each running handler serves, so it can call back; set
+-- while the handler runs (a task handles one call).
+local serving = {}
 
 --- caller() -> the connection whose call the running task is handling.
 function rpc.caller()
@@ -108,9 +109,10 @@ local function dispatcher(router, conn)
       end
       return
     end
-    local args = msgpack.unpack(params)
-    serving[hcore.current()] = conn
-    local ok, res = xpcall(fn, on_error, table.unpack(args, 1, args.n or #args))
+    local task = hcore.current()
+    serving[task] = conn
+    local ok, res = xpcall(fn, on_error, raw:args(params))
+    serving[task] = nil
     if id then
       raw:respond(id, ok, ok and res or wire_error(res))
     elseif not ok then
