@@ -43,6 +43,50 @@ extern const net_stream_cb_t hilt__conn_stream_cb;
 /// every handler, runs on_reset, closes the stream. Idempotent.
 void hilt__conn_end(conn_t *c, const char *why);
 
+// --- shared by l_rpc_conn.c and l_rpc_stream.c -------------------------------
+
+/// The connection at idx, raising `unavailable` if it has ended.
+conn_t *hilt__conn_check_open(lua_State *L, int idx);
+
+/// Reads call options {timeout=, trace=, sub=, credit=} at idx into o.
+void hilt__conn_opts(lua_State *L, int idx, rpc_opts_t *o);
+
+/// Packs the values at first..top as an array into c->out: 0, or -1 with
+/// why in err[0..n).
+int hilt__conn_pack_args(lua_State *L, conn_t *c, int first, char *err,
+                         size_t n);
+
+/// Sends what was packed into c->out.
+void hilt__conn_send(conn_t *c);
+
+/// Turns the decoded error object at idx into a hilt.Error on top of L.
+void hilt__rpc_push_error(lua_State *L, int idx);
+
+// --- streams (l_rpc_stream.c) ---------------------------------------------------
+
+#define RPC_STREAM_MT "hilt.rpc.Stream"
+
+/// conn:open(method, opts, ...) -> stream: starts a streaming call.
+int hilt__stream_call(lua_State *L);
+
+/// conn:stream(id) -> stream: the stream of the incoming call id.
+int hilt__stream_of(lua_State *L);
+
+/// A stream message for an op that has a stream.
+void hilt__stream_deliver(conn_t *c, rpc_op_t *op, const rpc_msg_t *m);
+
+/// The response to a streaming call; the session frees op afterwards.
+void hilt__stream_response(conn_t *c, rpc_op_t *op, const rpc_msg_t *m);
+
+/// Ends op's stream here with an outcome `code` (its waiters wake and see
+/// it) and lets go of op, which the session is about to end or free.
+void hilt__stream_end(conn_t *c, rpc_op_t *op, const char *code,
+                      const char *message);
+
+/// Registers the Stream metatable (closures over msgpack's upvalues at
+/// stack index uv and after).
+void hilt__stream_open(lua_State *L, int uv);
+
 /// Registers the Conn metatable (methods closed over msgpack's upvalues,
 /// which are at stack index uv and after); pushes nothing.
 void hilt__conn_open(lua_State *L, int uv);

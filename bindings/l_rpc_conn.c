@@ -28,7 +28,7 @@ static conn_t *check_conn(lua_State *L, int idx)
   return luaL_checkudata(L, idx, RPC_CONN_MT);
 }
 
-static conn_t *check_open(lua_State *L, int idx)
+conn_t *hilt__conn_check_open(lua_State *L, int idx)
 {
   conn_t *c = check_conn(L, idx);
   if (c->ended) {
@@ -90,7 +90,7 @@ static void call_cancel_cb(hilt_task_t *task, void *data)
 }
 
 // Turns a decoded error object into a hilt.Error on top of L.
-static void push_remote_error(lua_State *L, int idx)
+void hilt__rpc_push_error(lua_State *L, int idx)
 {
   idx = lua_absindex(L, idx);
   if (lua_type(L, idx) == LUA_TTABLE &&
@@ -135,14 +135,14 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
     return 1;
   }
   if (!hilt_error_is(L, -1, NULL)) {
-    push_remote_error(L, -1);
+    hilt__rpc_push_error(L, -1);
   }
   return lua_error(L);
 }
 
 // Packs the values at first..top as an array into c->out.
-static int pack_args(lua_State *L, conn_t *c, int first, char *err,
-                     size_t n)
+int hilt__conn_pack_args(lua_State *L, conn_t *c, int first, char *err,
+                         size_t n)
 {
   int top = lua_gettop(L);
   msgpack_packer pk;
@@ -157,7 +157,7 @@ static int pack_args(lua_State *L, conn_t *c, int first, char *err,
 }
 
 // The options of a call: {timeout=, trace=, sub="full"|"done"|"none"}.
-static void check_opts(lua_State *L, int idx, rpc_opts_t *o)
+void hilt__conn_opts(lua_State *L, int idx, rpc_opts_t *o)
 {
   memset(o, 0, sizeof *o);
   if (lua_isnoneornil(L, idx)) {
@@ -179,10 +179,16 @@ static void check_opts(lua_State *L, int idx, rpc_opts_t *o)
   static const char *const subs[] = {"full", "done", "none", NULL};
   lua_getfield(L, idx, "sub");
   o->sub = luaL_checkoption(L, -1, "full", subs);
-  lua_pop(L, 3);
+  if (lua_getfield(L, idx, "credit") != LUA_TNIL) {
+    lua_Integer n = luaL_checkinteger(L, -1);
+    luaL_argcheck(L, n >= 0, idx, "credit must be an integer >= 0");
+    o->credit = (uint64_t)n;
+    o->has_credit = 1;
+  }
+  lua_pop(L, 4);
 }
 
-static void send_out(conn_t *c)
+void hilt__conn_send(conn_t *c)
 {
   rpc_session_send(&c->s, c->out.data, c->out.len);
   mpk_buf_reset(&c->out);
@@ -192,16 +198,16 @@ static void send_out(conn_t *c)
 // conn:call(method, opts, ...) -> result; raises a hilt.Error
 static int l_conn_call(lua_State *L)
 {
-  conn_t *c = check_open(L, 1);
+  conn_t *c = hilt__conn_check_open(L, 1);
   size_t mlen;
   const char *method = luaL_checklstring(L, 2, &mlen);
   rpc_opts_t o;
-  check_opts(L, 3, &o);
+  hilt__conn_opts(L, 3, &o);
   int plain = !o.has_timeout && o.trace.n == 0 && o.sub == RPC_SUB_FULL;
   if (o.sub != RPC_SUB_NONE) {
     hilt_task_check_can_wait(L, "rpc call");
   }
-  rpc_op_t *op = o.sub == RPC_SUB_NONE ? NULL : rpc_session_begin(&c->s, o.sub);
+  rpc_op_t *op = o.sub == RPC_SUB_NONE ? NULL : rpc_session_begin(&c->s, &o);
   uint32_t id = op != NULL ? op->id : 0;
   if (plain) {
     rpc_msg_put_request(&c->out, id, method, mlen);
@@ -209,7 +215,7 @@ static int l_conn_call(lua_State *L)
     rpc_msg_put_call(&c->out, id, method, mlen);
   }
   char err[200];
-  if (pack_args(L, c, 4, err, sizeof err) != 0) {
+  if (hilt__conn_pack_args(L, c, 4, err, sizeof err) != 0) {
     mpk_buf_reset(&c->out);
     if (op != NULL) {
       rpc_session_forget(&c->s, op);
@@ -220,7 +226,7 @@ static int l_conn_call(lua_State *L)
   if (!plain) {
     rpc_msg_put_opts(&c->out, &o);
   }
-  send_out(c);
+  hilt__conn_send(c);
   if (op == NULL) {
     return 0;
   }
@@ -243,17 +249,17 @@ static int l_conn_call(lua_State *L)
 // conn:notify(method, ...)
 static int l_conn_notify(lua_State *L)
 {
-  conn_t *c = check_open(L, 1);
+  conn_t *c = hilt__conn_check_open(L, 1);
   size_t mlen;
   const char *method = luaL_checklstring(L, 2, &mlen);
   char err[200];
   rpc_msg_put_notify(&c->out, method, mlen);
-  if (pack_args(L, c, 3, err, sizeof err) != 0) {
+  if (hilt__conn_pack_args(L, c, 3, err, sizeof err) != 0) {
     mpk_buf_reset(&c->out);
     hilt_error_push(L, "invalid_argument", "cannot send %s: %s", method, err);
     return lua_error(L);
   }
-  send_out(c);
+  hilt__conn_send(c);
   return 0;
 }
 
@@ -288,7 +294,7 @@ static void op_interrupt(conn_t *c, rpc_op_t *op, const char *code,
   if (task->status == HILT_TASK_READY && !task->started) {
     if (answer) {
       rpc_msg_put_error(&c->out, op->id, code, message);
-      send_out(c);
+      hilt__conn_send(c);
     }
     if (!c->ended) {  // while ending, the session frees its ops itself
       op_release(c, op);
@@ -316,7 +322,7 @@ static void on_request(rpc_session_t *s, rpc_op_t *op, const rpc_msg_t *m)
     if (op != NULL) {
       rpc_msg_put_error(&c->out, op->id, "not_found",
                         "this end of the connection serves no methods");
-      send_out(c);
+      hilt__conn_send(c);
       rpc_session_end(s, op);
     }
     return;
@@ -334,7 +340,8 @@ static void on_request(rpc_session_t *s, rpc_op_t *op, const rpc_msg_t *m)
   } else {
     lua_pushnil(L);
   }
-  hilt_task_spawn_at(L, 5, "rpc handler");
+  lua_pushboolean(L, m->opts.stream);
+  hilt_task_spawn_at(L, 6, "rpc handler");
   if (op != NULL) {
     op->data = (void *)(intptr_t)luaL_ref(L, LUA_REGISTRYINDEX);
   } else {
@@ -344,6 +351,10 @@ static void on_request(rpc_session_t *s, rpc_op_t *op, const rpc_msg_t *m)
 
 static void on_response(rpc_session_t *s, rpc_op_t *op, const rpc_msg_t *m)
 {
+  if (op->stream != NULL) {
+    hilt__stream_response(s->data, op, m);
+    return;
+  }
   call_t *call = op->data;
   if (call == NULL) {
     return;
@@ -359,6 +370,9 @@ static void on_response(rpc_session_t *s, rpc_op_t *op, const rpc_msg_t *m)
 static void on_stream(rpc_session_t *s, rpc_op_t *op, const rpc_msg_t *m)
 {
   conn_t *c = s->data;
+  if (op->stream != NULL) {
+    hilt__stream_deliver(c, op, m);
+  }
   if (op->side == RPC_CALLEE && m->kind == RPC_CANCEL) {
     op_interrupt(c, op, "cancelled", "cancelled by the caller", 1);
   } else if (op->side == RPC_CALLEE && m->kind == RPC_EXPIRE) {
@@ -369,6 +383,7 @@ static void on_stream(rpc_session_t *s, rpc_op_t *op, const rpc_msg_t *m)
 static void on_fail(rpc_session_t *s, rpc_op_t *op, const char *why)
 {
   conn_t *c = s->data;
+  hilt__stream_end(c, op, "protocol", why);
   if (op->side == RPC_CALLEE) {
     op_interrupt(c, op, "protocol", why, 0);
   } else if (op->data != NULL) {
@@ -398,6 +413,7 @@ static int l_conn_respond(lua_State *L)
     lua_pushboolean(L, 0);
     return 1;
   }
+  hilt__stream_end(c, op, NULL, NULL);
   if (op->done) {  // already answered (a protocol failure)
     op_release(c, op);
     rpc_session_end(&c->s, op);
@@ -424,7 +440,7 @@ static int l_conn_respond(lua_State *L)
   } else {
     msgpack_pack_nil(&pk);
   }
-  send_out(c);
+  hilt__conn_send(c);
   op_release(c, op);
   rpc_session_end(&c->s, op);
   lua_pushboolean(L, 1);
@@ -437,6 +453,7 @@ static void fail_call(void *opv, void *data)
 {
   rpc_op_t *op = opv;
   conn_t *c = data;
+  hilt__stream_end(c, op, "unavailable", c->why);
   if (op->data != NULL) {
     call_t *call = op->data;
     call_fail(call, "unavailable", "connection to %s lost", c->peer);
@@ -447,6 +464,7 @@ static void cancel_handler(void *opv, void *data)
 {
   rpc_op_t *op = opv;
   conn_t *c = data;
+  hilt__stream_end(c, op, "unavailable", "the caller went away");
   op_interrupt(c, op, "unavailable", "the caller went away", 0);
   op_release(c, op);
 }
@@ -582,8 +600,8 @@ static int set_uv(lua_State *L, int slot)
   return 0;
 }
 
-// conn:serve(dispatch): dispatch(conn, id|nil, method, params, trace) runs
-// in a new task per incoming call.
+// conn:serve(dispatch): dispatch(conn, id|nil, method, params, trace,
+// streaming) runs in a new task per incoming call.
 static int l_conn_serve(lua_State *L)
 {
   return set_uv(L, CONN_UV_DISPATCH);
@@ -656,7 +674,8 @@ void hilt__conn_open(lua_State *L, int uv)
       {"respond", l_conn_respond},   {"serve", l_conn_serve},
       {"on_reset", l_conn_on_reset}, {"close", l_conn_close},
       {"status", l_conn_status},     {"pending", l_conn_pending},
-      {"args", l_conn_args},
+      {"args", l_conn_args},         {"open", hilt__stream_call},
+      {"stream", hilt__stream_of},
       {NULL, NULL}};
   luaL_newmetatable(L, RPC_CONN_MT);
   lua_newtable(L);
@@ -667,4 +686,5 @@ void hilt__conn_open(lua_State *L, int uv)
   lua_pushcfunction(L, l_conn_tostring);
   lua_setfield(L, -2, "__tostring");
   lua_pop(L, 1);
+  hilt__stream_open(L, uv);
 }

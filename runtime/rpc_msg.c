@@ -153,6 +153,11 @@ static int read_option(cursor_t *c, rpc_opts_t *o, const mpk_item_t *key)
     }
     o->credit = it.v.u;
     o->has_credit = 1;
+  } else if (key->n == 6 && memcmp(key->p, "stream", 6) == 0) {
+    if (kind != MPK_BOOL) {
+      return fail(c, RPC_MSG_EOP, "option stream must be a boolean");
+    }
+    o->stream = it.v.b;
   }
   return RPC_MSG_OK;  // unknown options are ignored
 }
@@ -339,7 +344,8 @@ void rpc_msg_put_opts(mpk_buf_t *b, const rpc_opts_t *o)
   msgpack_packer pk;
   packer(&pk, b);
   size_t n = (size_t)o->has_timeout + (o->trace.n > 0) +
-             (o->sub != RPC_SUB_FULL) + (size_t)o->has_credit;
+             (o->sub != RPC_SUB_FULL) + (size_t)o->has_credit +
+             (size_t)(o->stream != 0);
   msgpack_pack_map(&pk, n);
   if (o->has_timeout) {
     pack_key(&pk, "timeout");
@@ -356,6 +362,10 @@ void rpc_msg_put_opts(mpk_buf_t *b, const rpc_opts_t *o)
   if (o->has_credit) {
     pack_key(&pk, "credit");
     msgpack_pack_uint64(&pk, o->credit);
+  }
+  if (o->stream) {
+    pack_key(&pk, "stream");
+    msgpack_pack_true(&pk);
   }
 }
 

@@ -59,6 +59,7 @@ typedef struct {
   int sub;            // RPC_SUB_*
   int has_credit;
   uint64_t credit;
+  int stream;         // the caller takes streams (results, input, bytes)
 } rpc_opts_t;
 
 typedef struct {

@@ -20,6 +20,7 @@ void rpc_limits_default(rpc_limits_t *l)
   l->max_depth = 64;
   l->max_pending = 10000;
   l->credit = 64;
+  l->credit_bytes = 256u << 10;
 }
 
 void rpc_session_init(rpc_session_t *s, const rpc_limits_t *limits,
@@ -95,7 +96,7 @@ static int send_error(rpc_session_t *s, uint32_t id, const char *code,
 
 // --- our operations ------------------------------------------------------------
 
-rpc_op_t *rpc_session_begin(rpc_session_t *s, int sub)
+rpc_op_t *rpc_session_begin(rpc_session_t *s, const rpc_opts_t *o)
 {
   rpc_op_t *op = calloc(1, sizeof *op);
   if (op == NULL) {
@@ -108,8 +109,14 @@ rpc_op_t *rpc_session_begin(rpc_session_t *s, int sub)
   }
   op->id = s->next_id++;
   op->side = RPC_CALLER;
-  op->sub = sub;
-  op->credit_in = s->limits.credit;
+  if (o != NULL) {
+    op->sub = o->sub;
+    op->streaming = o->stream;
+    op->credit_in = o->credit;
+    op->window_in = !o->has_credit;
+  } else {
+    op->window_in = 1;
+  }
   if (rpc_optab_put(&s->caller, op->id, op) != 0) {
     free(op);
     return NULL;
@@ -127,10 +134,40 @@ uint64_t rpc_session_next_seq(rpc_op_t *op)
   return op->seq_out++;
 }
 
-int rpc_session_take_credit(rpc_op_t *op, uint64_t n)
+// The default window of a direction streaming `kind`.
+static uint64_t default_window(const rpc_session_t *s, int kind)
 {
-  if (op->credit_out < n) {
+  return kind == RPC_DATA ? s->limits.credit_bytes : s->limits.credit;
+}
+
+static int mode_of(int kind)
+{
+  return kind == RPC_ITEM ? RPC_MODE_ITEMS
+         : kind == RPC_DATA ? RPC_MODE_BYTES
+                            : RPC_MODE_NONE;
+}
+
+uint64_t rpc_session_credit(const rpc_session_t *s, const rpc_op_t *op,
+                            int kind)
+{
+  return op->credit_out + (op->window_out ? default_window(s, kind) : 0);
+}
+
+int rpc_session_take_credit(rpc_session_t *s, rpc_op_t *op, int kind,
+                            uint64_t n)
+{
+  int mode = mode_of(kind);
+  if (!op->streaming || op->end_out ||
+      (op->mode_out != RPC_MODE_NONE && op->mode_out != mode)) {
+    return -2;
+  }
+  if (rpc_session_credit(s, op, kind) < n) {
     return -1;
+  }
+  op->mode_out = (uint8_t)mode;
+  if (op->window_out) {
+    op->credit_out += default_window(s, kind);
+    op->window_out = 0;
   }
   op->credit_out -= n;
   return 0;
@@ -144,6 +181,12 @@ static int stream_type(const rpc_op_t *op)
 
 int rpc_session_signal(rpc_session_t *s, rpc_op_t *op, int kind)
 {
+  if (kind == RPC_END) {
+    if (op->end_out) {
+      return 0;
+    }
+    op->end_out = 1;
+  }
   rpc_msg_put_signal(&s->out, stream_type(op), op->id,
                      rpc_session_next_seq(op), kind);
   return flush(s);
@@ -285,7 +328,9 @@ static int on_call(rpc_session_t *s, rpc_msg_t *m)
   op->id = m->id;
   op->side = RPC_CALLEE;
   op->sub = m->opts.sub;
-  op->credit_out = m->opts.has_credit ? m->opts.credit : s->limits.credit;
+  op->streaming = m->opts.stream;
+  op->credit_out = m->opts.credit;
+  op->window_out = !m->opts.has_credit;
   s->cb.on_request(s, op, m);
   return 0;
 }
@@ -331,6 +376,44 @@ static uint64_t units_of(const rpc_msg_t *m)
   return 0;
 }
 
+// Checks an incoming stream message against op's modes, END and credit,
+// and accounts for it. Returns NULL, or why op must fail.
+static const char *check_flow(rpc_session_t *s, rpc_op_t *op,
+                              const rpc_msg_t *m)
+{
+  int mode = mode_of(m->kind);
+  if (m->kind == RPC_END) {
+    if (op->end_in) {
+      return "a second END";
+    }
+    op->end_in = 1;
+    return NULL;
+  }
+  if (mode == RPC_MODE_NONE) {
+    return NULL;
+  }
+  if (!op->streaming) {
+    return "stream data for a call made without streams";
+  }
+  if (op->end_in) {
+    return "stream data after END";
+  }
+  if (op->mode_in != RPC_MODE_NONE && op->mode_in != mode) {
+    return "items and bytes mixed in one direction";
+  }
+  op->mode_in = (uint8_t)mode;
+  if (op->window_in) {
+    op->credit_in += default_window(s, m->kind);
+    op->window_in = 0;
+  }
+  uint64_t units = units_of(m);
+  if (units > op->credit_in) {
+    return "stream message beyond the credit granted";
+  }
+  op->credit_in -= units;
+  return NULL;
+}
+
 static int on_stream(rpc_session_t *s, rpc_msg_t *m, int rc,
                      const char *why)
 {
@@ -350,12 +433,11 @@ static int on_stream(rpc_session_t *s, rpc_msg_t *m, int rc,
     return 0;
   }
   op->seq_in++;
-  uint64_t units = units_of(m);
-  if (units > op->credit_in) {
-    op_fail(s, op, "stream message beyond the credit granted");
+  const char *bad = check_flow(s, op, m);
+  if (bad != NULL) {
+    op_fail(s, op, bad);
     return 0;
   }
-  op->credit_in -= units;
   if (m->kind == RPC_CREDIT) {
     op->credit_out += m->count;
   }

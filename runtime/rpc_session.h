@@ -19,26 +19,39 @@ enum { RPC_CALLER = 0, RPC_CALLEE = 1 };
 
 typedef struct rpc_session rpc_session_t;
 
+/// How a direction of an operation streams: fixed by its first ITEM or DATA.
+enum { RPC_MODE_NONE = 0, RPC_MODE_ITEMS = 1, RPC_MODE_BYTES = 2 };
+
 /// An operation in flight. Caller ops are ours until their response
 /// arrives; callee ops until we send theirs. The session allocates and
-/// frees them; `data` is the embedder's.
+/// frees them; `data`, `stream` and `timer` are the embedder's.
 typedef struct {
   uint32_t id;
   int side;             // RPC_CALLER or RPC_CALLEE
   int sub;              // RPC_SUB_*
   int done;             // the outcome is decided; messages now only drain
+  int streaming;        // the call was made with opts.stream
+  uint8_t mode_in;      // RPC_MODE_* of what the peer streams to us
+  uint8_t mode_out;     // RPC_MODE_* of what we stream to the peer
+  uint8_t end_in;       // the peer sent END
+  uint8_t end_out;      // we sent END
+  uint8_t window_in;    // credit_in still lacks the default window
+  uint8_t window_out;   // credit_out still lacks the default window
   uint64_t seq_in;      // the next stream message's expected seq
   uint64_t seq_out;     // the seq of the next stream message we send
   uint64_t credit_out;  // items or bytes we may still send
   uint64_t credit_in;   // items or bytes the peer may still send us
   void *data;
+  void *stream;
+  void *timer;
 } rpc_op_t;
 
 typedef struct {
   size_t max_message;   // bytes of one message; default 16 MiB
   int max_depth;        // nesting; default 64
   size_t max_pending;   // incoming operations in flight; default 10,000
-  uint64_t credit;      // credit a caller grants first; default 64
+  uint64_t credit;      // result window in items by default; 64
+  uint64_t credit_bytes;  // ... and in bytes; 256 KiB
 } rpc_limits_t;
 
 typedef struct {
@@ -92,10 +105,11 @@ void rpc_session_close(rpc_session_t *s);
 /// connection must close. Callbacks may send and end ops, not close s.
 int rpc_session_feed(rpc_session_t *s, const char *p, size_t n);
 
-/// Starts one of our ops with a fresh id (sub: RPC_SUB_FULL or DONE; NONE
-/// needs no op). The embedder then sends the request with op->id. NULL
-/// when out of memory.
-rpc_op_t *rpc_session_begin(rpc_session_t *s, int sub);
+/// Starts one of our ops with a fresh id, for a call with options o (NULL
+/// for a plain request; o->sub RPC_SUB_NONE needs no op). The embedder
+/// then sends the request with op->id and the same options. NULL when out
+/// of memory.
+rpc_op_t *rpc_session_begin(rpc_session_t *s, const rpc_opts_t *o);
 
 /// Drops one of our ops whose request was never sent (its arguments
 /// could not be packed): no response will come for it.
@@ -107,11 +121,19 @@ int rpc_session_send(rpc_session_t *s, const char *p, size_t n);
 /// The seq for the next stream message on op, counted as sent.
 uint64_t rpc_session_next_seq(rpc_op_t *op);
 
-/// Takes n units of op's send credit: 0, or -1 when not enough is left
-/// (then nothing is taken and the sender waits for CREDIT).
-int rpc_session_take_credit(rpc_op_t *op, uint64_t n);
+/// The units op may still send as `kind` (RPC_ITEM or RPC_DATA).
+uint64_t rpc_session_credit(const rpc_session_t *s, const rpc_op_t *op,
+                            int kind);
+
+/// Takes n units of op's send credit for a message of `kind` (RPC_ITEM
+/// or RPC_DATA), fixing the direction's mode: 0; -1 when not enough is
+/// left (nothing is taken; the sender waits for CREDIT); -2 when op cannot
+/// send `kind` at all (no streams asked, the other mode, or after END).
+int rpc_session_take_credit(rpc_session_t *s, rpc_op_t *op, int kind,
+                            uint64_t n);
 
 /// Sends a stream message without payload (CANCEL, EXPIRE, END) on op.
+/// A second END is not sent.
 int rpc_session_signal(rpc_session_t *s, rpc_op_t *op, int kind);
 
 /// Grants the peer n more units on op and sends the CREDIT message.

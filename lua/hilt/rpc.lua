@@ -30,11 +30,30 @@ function rpc.router(t)
   return setmetatable({ _t = t, _cache = {} }, Router)
 end
 
+-- --- streaming methods ------------------------------------------------------------
+
+local Streaming = {}
+Streaming.__index = Streaming
+
+--- streaming(fn) -> a method that streams: fn(stream, ...) sends items
+--- (stream:send) or bytes (stream:write), or takes input (stream:recv,
+--- stream:read); what it returns is the call's result. Callers reach it
+--- with conn:stream(path, ...).
+function rpc.streaming(fn)
+  assert(type(fn) == "function", "rpc.streaming: a function expected")
+  return setmetatable({ fn = fn }, Streaming)
+end
+
+local function is_method(v)
+  return type(v) == "function" or getmetatable(v) == Streaming
+end
+
 local function child(node, name)
   if getmetatable(node) == Router then
     node = node._t
   end
-  if type(node) ~= "table" or name == "" or name:sub(1, 1) == "_" then
+  if type(node) ~= "table" or getmetatable(node) == Streaming or name == ""
+      or name:sub(1, 1) == "_" then
     return nil
   end
   local v = rawget(node, name)
@@ -44,7 +63,8 @@ local function child(node, name)
   return nil
 end
 
---- router:resolve(path) -> fn | nil, why
+--- router:resolve(path) -> method (a function or a streaming method) | nil,
+--- why
 function Router:resolve(path)
   local fn = self._cache[path]
   if fn then
@@ -60,7 +80,7 @@ function Router:resolve(path)
     walked = walked == "" and name or (walked .. "/" .. name)
     node = v
   end
-  if type(node) ~= "function" then
+  if not is_method(node) then
     return nil, ("'%s' is a router, not a method"):format(path)
   end
   self._cache[path] = node
@@ -99,11 +119,20 @@ local function wire_error(e)
 end
 
 local function dispatcher(router, conn)
-  return function(raw, id, method, params, trace)
+  return function(raw, id, method, params, trace, streaming)
     local fn, why = router:resolve(method)
+    local code, stream = "not_found", nil
+    if fn and getmetatable(fn) == Streaming then
+      if id and streaming then
+        stream = raw:stream(id)
+      else
+        code = "invalid_argument"
+        fn, why = nil, ("'%s' streams: call it with conn:stream"):format(method)
+      end
+    end
     if not fn then
       if id then
-        raw:respond(id, false, { code = "not_found", message = why })
+        raw:respond(id, false, { code = code, message = why })
       else
         log.debug("notification dropped: %s", why)
       end
@@ -111,7 +140,12 @@ local function dispatcher(router, conn)
     end
     local task = hcore.current()
     serving[task] = conn
-    local ok, res = xpcall(fn, on_error, raw:args(params))
+    local ok, res
+    if stream then
+      ok, res = xpcall(fn.fn, on_error, stream, raw:args(params))
+    else
+      ok, res = xpcall(fn, on_error, raw:args(params))
+    end
     serving[task] = nil
     if id then
       raw:respond(id, ok, ok and res or wire_error(res))
@@ -160,6 +194,21 @@ end
 --- sub="full"|"done"|"none"}
 function Conn:call_with(opts, path, ...)
   return self.raw:call(path, opts, ...)
+end
+
+--- conn:stream(path, ...) -> stream: a call whose results, input or bytes
+--- stream (docs/lua-api.md). `for item in conn:stream(path) do` reads its
+--- items; leaving the loop early cancels the call.
+function Conn:stream(path, ...)
+  local s = self.raw:open(path, nil, ...)
+  return s, nil, nil, s
+end
+
+--- conn:stream_with(opts, path, ...): opts as call_with's, and credit=n
+--- (the result window in items or bytes).
+function Conn:stream_with(opts, path, ...)
+  local s = self.raw:open(path, opts, ...)
+  return s, nil, nil, s
 end
 
 function Conn:notify(path, ...)

@@ -115,6 +115,19 @@ static void send_request(end_t *e, rpc_op_t *op, const char *method)
   msgpack_pack_array(&pk, 0);
 }
 
+// A call [3, id, method, [], opts] for a streaming op begun with opts.
+static rpc_op_t *begin_stream(end_t *e, const char *method, rpc_opts_t *o)
+{
+  o->stream = 1;
+  rpc_op_t *op = rpc_session_begin(&e->s, o);
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &e->wire, mpk_buf_write);
+  rpc_msg_put_call(&e->wire, op->id, method, strlen(method));
+  msgpack_pack_array(&pk, 0);
+  rpc_msg_put_opts(&e->wire, o);
+  return op;
+}
+
 static void respond(end_t *e, rpc_op_t *op)
 {
   msgpack_packer pk;
@@ -129,7 +142,7 @@ static void test_unary(void)
 {
   end_t a, b;
   ends_open(&a, &b);
-  rpc_op_t *op = rpc_session_begin(&a.s, RPC_SUB_FULL);
+  rpc_op_t *op = rpc_session_begin(&a.s, NULL);
   CHECK(op != NULL && op->id == 1);
   send_request(&a, op, "power/on");
   CHECK(pump(&a, &b) == 0 && b.requests == 1);
@@ -148,7 +161,7 @@ static void test_split(void)
   end_t a, b;
   ends_open(&a, &b);
   for (int i = 0; i < 3; i++) {
-    send_request(&a, rpc_session_begin(&a.s, RPC_SUB_FULL), "x");
+    send_request(&a, rpc_session_begin(&a.s, NULL), "x");
   }
   int ok = 1;
   for (size_t i = 0; i < a.wire.len; i++) {
@@ -163,7 +176,7 @@ static void test_cancel_drains(void)
 {
   end_t a, b;
   ends_open(&a, &b);
-  rpc_op_t *op = rpc_session_begin(&a.s, RPC_SUB_FULL);
+  rpc_op_t *op = rpc_session_begin(&a.s, NULL);
   send_request(&a, op, "slow");
   rpc_msg_put_signal(&a.wire, RPC_TO_CALLEE, op->id,
                      rpc_session_next_seq(op), RPC_CANCEL);
@@ -182,15 +195,16 @@ static void test_stream_credit(void)
 {
   end_t a, b;
   ends_open(&a, &b);
-  rpc_op_t *op = rpc_session_begin(&a.s, RPC_SUB_FULL);
-  send_request(&a, op, "read");
+  rpc_opts_t o = {0};
+  rpc_op_t *op = begin_stream(&a, "read", &o);
   pump(&a, &b);
   rpc_op_t *srv = b.last_op;
-  CHECK(srv->credit_out == 64);
+  CHECK(rpc_session_credit(&b.s, srv, RPC_ITEM) == 64);
+  CHECK(rpc_session_credit(&b.s, srv, RPC_DATA) == 256 * 1024);
   msgpack_packer pk;
   msgpack_packer_init(&pk, &b.wire, mpk_buf_write);
   int sent = 0;
-  while (rpc_session_take_credit(srv, 1) == 0) {
+  while (rpc_session_take_credit(&b.s, srv, RPC_ITEM, 1) == 0) {
     rpc_msg_put_stream(&b.wire, RPC_TO_CALLER, srv->id,
                        rpc_session_next_seq(srv), RPC_ITEM);
     msgpack_pack_int(&pk, sent++);
@@ -214,11 +228,99 @@ static void test_stream_credit(void)
   ends_close(&a, &b);
 }
 
+// Appends DATA of n bytes on op to e's wire.
+static void put_data(end_t *e, rpc_op_t *op, int type, size_t n)
+{
+  static char zeros[4096];
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &e->wire, mpk_buf_write);
+  rpc_msg_put_stream(&e->wire, type, op->id, rpc_session_next_seq(op),
+                     RPC_DATA);
+  msgpack_pack_bin_with_body(&pk, zeros, n);
+}
+
+static void put_item(end_t *e, rpc_op_t *op, int type)
+{
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &e->wire, mpk_buf_write);
+  rpc_msg_put_stream(&e->wire, type, op->id, rpc_session_next_seq(op),
+                     RPC_ITEM);
+  msgpack_pack_nil(&pk);
+}
+
+// The first ITEM or DATA fixes a direction's mode and its default window;
+// mixing, data after END and streams nobody asked for fail the op.
+static void test_stream_modes(void)
+{
+  end_t a, b;
+  ends_open(&a, &b);
+  rpc_opts_t o = {.has_credit = 1, .credit = 5000};
+  rpc_op_t *op = begin_stream(&a, "read", &o);
+  pump(&a, &b);
+  rpc_op_t *srv = b.last_op;
+  CHECK(srv->streaming && rpc_session_credit(&b.s, srv, RPC_DATA) == 5000);
+  CHECK(rpc_session_take_credit(&b.s, srv, RPC_DATA, 4096) == 0);
+  CHECK(rpc_session_take_credit(&b.s, srv, RPC_DATA, 4096) == -1);
+  CHECK(rpc_session_take_credit(&b.s, srv, RPC_ITEM, 1) == -2);
+  put_data(&b, srv, RPC_TO_CALLER, 4096);
+  CHECK(pump(&b, &a) == 0 && a.fails == 0 && op->credit_in == 5000 - 4096);
+  CHECK(op->mode_in == RPC_MODE_BYTES);
+  // An END, then nothing more but control.
+  CHECK(rpc_session_signal(&b.s, srv, RPC_END) == 0);
+  CHECK(rpc_session_signal(&b.s, srv, RPC_END) == 0 && srv->seq_out == 2);
+  CHECK(rpc_session_take_credit(&b.s, srv, RPC_DATA, 1) == -2);
+  CHECK(pump(&b, &a) == 0 && op->end_in && a.fails == 0);
+  put_data(&b, srv, RPC_TO_CALLER, 1);
+  CHECK(pump(&b, &a) == 0 && a.fails == 1);
+  CHECK(strcmp(a.fail_why, "stream data after END") == 0);
+  rpc_session_end(&b.s, srv);
+
+  // Items then bytes in one direction.
+  rpc_opts_t o2 = {0};
+  op = begin_stream(&a, "read", &o2);
+  pump(&a, &b);
+  srv = b.last_op;
+  put_item(&b, srv, RPC_TO_CALLER);
+  put_data(&b, srv, RPC_TO_CALLER, 1);
+  CHECK(pump(&b, &a) == 0 && a.fails == 2);
+  CHECK(strcmp(a.fail_why, "items and bytes mixed in one direction") == 0);
+  rpc_session_end(&b.s, srv);
+
+  // A plain request takes no streams, either way.
+  op = rpc_session_begin(&a.s, NULL);
+  send_request(&a, op, "x");
+  pump(&a, &b);
+  srv = b.last_op;
+  CHECK(!srv->streaming);
+  CHECK(rpc_session_take_credit(&b.s, srv, RPC_ITEM, 1) == -2);
+  put_item(&b, srv, RPC_TO_CALLER);
+  CHECK(pump(&b, &a) == 0 && a.fails == 3);
+  CHECK(strcmp(a.fail_why, "stream data for a call made without streams") ==
+        0);
+  rpc_session_end(&b.s, srv);
+
+  // Input: the callee's window starts shut and opens with its grants.
+  rpc_opts_t o3 = {0};
+  op = begin_stream(&a, "write", &o3);
+  pump(&a, &b);
+  srv = b.last_op;
+  CHECK(rpc_session_credit(&a.s, op, RPC_DATA) == 0);
+  CHECK(rpc_session_grant(&b.s, srv, 100) == 0);
+  CHECK(pump(&b, &a) == 0 && rpc_session_credit(&a.s, op, RPC_DATA) == 100);
+  CHECK(rpc_session_take_credit(&a.s, op, RPC_DATA, 100) == 0);
+  put_data(&a, op, RPC_TO_CALLEE, 100);
+  CHECK(pump(&a, &b) == 0 && b.fails == 0 && srv->credit_in == 0);
+  put_data(&a, op, RPC_TO_CALLEE, 1);
+  CHECK(pump(&a, &b) == 0 && b.fails == 1);
+  rpc_session_end(&b.s, srv);
+  ends_close(&a, &b);
+}
+
 static void test_sequence(void)
 {
   end_t a, b;
   ends_open(&a, &b);
-  rpc_op_t *op = rpc_session_begin(&a.s, RPC_SUB_FULL);
+  rpc_op_t *op = rpc_session_begin(&a.s, NULL);
   send_request(&a, op, "read");
   pump(&a, &b);
   rpc_msg_put_credit(&a.wire, RPC_TO_CALLEE, op->id, 5, 1);
@@ -310,7 +412,7 @@ static void send_hello(end_t *e, const char *token)
 {
   msgpack_packer pk;
   msgpack_packer_init(&pk, &e->wire, mpk_buf_write);
-  rpc_op_t *op = rpc_session_begin(&e->s, RPC_SUB_FULL);
+  rpc_op_t *op = rpc_session_begin(&e->s, NULL);
   rpc_msg_put_request(&e->wire, op->id, RPC_HELLO, strlen(RPC_HELLO));
   msgpack_pack_array(&pk, 1);
   msgpack_pack_map(&pk, token != NULL ? 2 : 1);
@@ -329,7 +431,7 @@ static void test_hello(void)
   end_init(&c, NULL);
   end_init(&s, "s3cret");
   send_hello(&c, "s3cret");
-  send_request(&c, rpc_session_begin(&c.s, RPC_SUB_FULL), "x");
+  send_request(&c, rpc_session_begin(&c.s, NULL), "x");
   CHECK(pump(&c, &s) == 0 && s.requests == 1 && s.s.authed);
   CHECK(pump(&s, &c) == 0 && c.responses == 1 && !c.last_failed);
   rpc_session_end(&s.s, s.last_op);
@@ -343,7 +445,7 @@ static void test_hello(void)
     if (i < 2) {
       send_hello(&c, tokens[i]);
     } else {
-      send_request(&c, rpc_session_begin(&c.s, RPC_SUB_FULL), "x");
+      send_request(&c, rpc_session_begin(&c.s, NULL), "x");
     }
     CHECK(pump(&c, &s) == -1 && s.requests == 0);
     CHECK(wrote(&s, "unauthenticated"));
@@ -362,10 +464,10 @@ static void test_ids(void)
 {
   end_t e;
   end_init(&e, NULL);
-  rpc_op_t *first = rpc_session_begin(&e.s, RPC_SUB_FULL);
+  rpc_op_t *first = rpc_session_begin(&e.s, NULL);
   e.s.next_id = UINT32_MAX;
-  rpc_op_t *last = rpc_session_begin(&e.s, RPC_SUB_FULL);
-  rpc_op_t *next = rpc_session_begin(&e.s, RPC_SUB_FULL);
+  rpc_op_t *last = rpc_session_begin(&e.s, NULL);
+  rpc_op_t *next = rpc_session_begin(&e.s, NULL);
   CHECK(first->id == 1 && last->id == UINT32_MAX && next->id == 2);
   end_close(&e);
 }
@@ -376,6 +478,7 @@ int main(void)
   test_split();
   test_cancel_drains();
   test_stream_credit();
+  test_stream_modes();
   test_sequence();
   test_fatal_input();
   test_op_input();
