@@ -56,11 +56,35 @@ void hilt__conn_opts(lua_State *L, int idx, rpc_opts_t *o);
 int hilt__conn_pack_args(lua_State *L, conn_t *c, int first, char *err,
                          size_t n);
 
+/// 0 when what was packed into c->out fits the message limit; else -1
+/// with why in err[0..n).
+int hilt__conn_check_size(conn_t *c, char *err, size_t n);
+
 /// Sends what was packed into c->out.
 void hilt__conn_send(conn_t *c);
 
 /// Turns the decoded error object at idx into a hilt.Error on top of L.
 void hilt__rpc_push_error(lua_State *L, int idx);
+
+/// Interrupts the handler of callee op with an Error `code` (answering
+/// for it if it has not started).
+void hilt__conn_interrupt(conn_t *c, rpc_op_t *op, const char *code,
+                          const char *message);
+
+// --- the callee's deadlines (l_rpc_deadline.c) ------------------------------------
+
+/// Starts op's clock: its handler is interrupted `expired` after seconds.
+void hilt__deadline_start(conn_t *c, rpc_op_t *op, double seconds);
+
+/// The same for a call nothing answers; its handler task is on top of
+/// c->L (popped).
+void hilt__deadline_start_task(conn_t *c, double seconds);
+
+/// A DEADLINE: op now expires `seconds` after its start.
+void hilt__deadline_move(conn_t *c, rpc_op_t *op, double seconds);
+
+/// Stops op's clock; before op ends.
+void hilt__deadline_stop(rpc_op_t *op);
 
 // --- streams (l_rpc_stream.c) ---------------------------------------------------
 

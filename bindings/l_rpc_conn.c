@@ -188,6 +188,16 @@ void hilt__conn_opts(lua_State *L, int idx, rpc_opts_t *o)
   lua_pop(L, 4);
 }
 
+int hilt__conn_check_size(conn_t *c, char *err, size_t n)
+{
+  if (c->out.len <= c->s.limits.max_message) {
+    return 0;
+  }
+  snprintf(err, n, "the message would be %zu bytes, over the limit of %zu",
+           c->out.len, c->s.limits.max_message);
+  return -1;
+}
+
 void hilt__conn_send(conn_t *c)
 {
   rpc_session_send(&c->s, c->out.data, c->out.len);
@@ -215,16 +225,20 @@ static int l_conn_call(lua_State *L)
     rpc_msg_put_call(&c->out, id, method, mlen);
   }
   char err[200];
-  if (hilt__conn_pack_args(L, c, 4, err, sizeof err) != 0) {
+  int rc = hilt__conn_pack_args(L, c, 4, err, sizeof err);
+  if (rc == 0 && !plain) {
+    rpc_msg_put_opts(&c->out, &o);
+  }
+  if (rc == 0) {
+    rc = hilt__conn_check_size(c, err, sizeof err);
+  }
+  if (rc != 0) {
     mpk_buf_reset(&c->out);
     if (op != NULL) {
       rpc_session_forget(&c->s, op);
     }
     hilt_error_push(L, "invalid_argument", "cannot send %s: %s", method, err);
     return lua_error(L);
-  }
-  if (!plain) {
-    rpc_msg_put_opts(&c->out, &o);
   }
   hilt__conn_send(c);
   if (op == NULL) {
@@ -254,7 +268,8 @@ static int l_conn_notify(lua_State *L)
   const char *method = luaL_checklstring(L, 2, &mlen);
   char err[200];
   rpc_msg_put_notify(&c->out, method, mlen);
-  if (hilt__conn_pack_args(L, c, 3, err, sizeof err) != 0) {
+  if (hilt__conn_pack_args(L, c, 3, err, sizeof err) != 0 ||
+      hilt__conn_check_size(c, err, sizeof err) != 0) {
     mpk_buf_reset(&c->out);
     hilt_error_push(L, "invalid_argument", "cannot send %s: %s", method, err);
     return lua_error(L);
@@ -292,6 +307,7 @@ static void op_interrupt(conn_t *c, rpc_op_t *op, const char *code,
   hilt_task_t *task = lua_touserdata(L, -1);
   lua_pop(L, 1);
   if (task->status == HILT_TASK_READY && !task->started) {
+    hilt__deadline_stop(op);
     if (answer) {
       rpc_msg_put_error(&c->out, op->id, code, message);
       hilt__conn_send(c);
@@ -305,6 +321,12 @@ static void op_interrupt(conn_t *c, rpc_op_t *op, const char *code,
   }
   hilt_error_push(L, code, "%s", message);
   hilt_task_interrupt(L, task);
+}
+
+void hilt__conn_interrupt(conn_t *c, rpc_op_t *op, const char *code,
+                          const char *message)
+{
+  op_interrupt(c, op, code, message, 1);
 }
 
 static void push_self(conn_t *c)
@@ -342,10 +364,15 @@ static void on_request(rpc_session_t *s, rpc_op_t *op, const rpc_msg_t *m)
   }
   lua_pushboolean(L, m->opts.stream);
   hilt_task_spawn_at(L, 6, "rpc handler");
-  if (op != NULL) {
-    op->data = (void *)(intptr_t)luaL_ref(L, LUA_REGISTRYINDEX);
-  } else {
+  if (op == NULL && m->opts.has_timeout) {
+    hilt__deadline_start_task(c, m->opts.timeout);
+  } else if (op == NULL) {
     lua_pop(L, 1);
+  } else {
+    op->data = (void *)(intptr_t)luaL_ref(L, LUA_REGISTRYINDEX);
+    if (m->opts.has_timeout) {
+      hilt__deadline_start(c, op, m->opts.timeout);
+    }
   }
 }
 
@@ -377,6 +404,8 @@ static void on_stream(rpc_session_t *s, rpc_op_t *op, const rpc_msg_t *m)
     op_interrupt(c, op, "cancelled", "cancelled by the caller", 1);
   } else if (op->side == RPC_CALLEE && m->kind == RPC_EXPIRE) {
     op_interrupt(c, op, "expired", "the caller's deadline passed", 1);
+  } else if (op->side == RPC_CALLEE && m->kind == RPC_DEADLINE) {
+    hilt__deadline_move(c, op, m->seconds);
   }
 }
 
@@ -414,6 +443,7 @@ static int l_conn_respond(lua_State *L)
     return 1;
   }
   hilt__stream_end(c, op, NULL, NULL);
+  hilt__deadline_stop(op);
   if (op->done) {  // already answered (a protocol failure)
     op_release(c, op);
     rpc_session_end(&c->s, op);
@@ -440,6 +470,12 @@ static int l_conn_respond(lua_State *L)
   } else {
     msgpack_pack_nil(&pk);
   }
+  if (hilt__conn_check_size(c, err, sizeof err) != 0) {
+    mpk_buf_reset(&c->out);
+    char msg[240];
+    snprintf(msg, sizeof msg, "result too large: %s", err);
+    rpc_msg_put_error(&c->out, op->id, "failed", msg);
+  }
   hilt__conn_send(c);
   op_release(c, op);
   rpc_session_end(&c->s, op);
@@ -465,6 +501,7 @@ static void cancel_handler(void *opv, void *data)
   rpc_op_t *op = opv;
   conn_t *c = data;
   hilt__stream_end(c, op, "unavailable", "the caller went away");
+  hilt__deadline_stop(op);
   op_interrupt(c, op, "unavailable", "the caller went away", 0);
   op_release(c, op);
 }

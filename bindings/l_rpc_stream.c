@@ -42,6 +42,7 @@ typedef struct {
   hilt_task_t *reader;
   hilt_task_t *writer;
   uv_timer_t *timer;      // caller: the call's timeout
+  uint64_t start;         // caller: the loop's time at the call, in ms
 } stream_t;
 
 static stream_t *check_stream(lua_State *L, int idx)
@@ -148,6 +149,7 @@ static void caller_timeout_cb(uv_timer_t *t)
   hilt__stream_end(c, st->op, "expired", "the call's deadline passed");
 }
 
+// Arms the call's timer to fire `seconds` after the call started.
 static void start_timer(stream_t *st, double seconds)
 {
   if (st->timer == NULL) {
@@ -155,8 +157,9 @@ static void start_timer(stream_t *st, double seconds)
     uv_timer_init(hilt_sched_loop(), st->timer);
     st->timer->data = st;
   }
-  uv_timer_start(st->timer, caller_timeout_cb, (uint64_t)(seconds * 1000 + 0.5),
-                 0);
+  uint64_t due = st->start + (uint64_t)(seconds * 1000 + 0.5);
+  uint64_t now = uv_now(st->timer->loop);
+  uv_timer_start(st->timer, caller_timeout_cb, due > now ? due - now : 0, 0);
 }
 
 // --- what arrives -------------------------------------------------------------------
@@ -578,7 +581,8 @@ static int send_step(lua_State *L, stream_t *st)
   // The seq is only counted once the value packed: a failure sends nothing.
   rpc_msg_put_stream(&c->out, stream_type(st), op->id, op->seq_out, RPC_ITEM);
   char err[200];
-  if (hilt__msgpack_pack_into(L, 2, &c->out, err, sizeof err) != 0) {
+  if (hilt__msgpack_pack_into(L, 2, &c->out, err, sizeof err) != 0 ||
+      hilt__conn_check_size(c, err, sizeof err) != 0) {
     mpk_buf_reset(&c->out);
     hilt_error_push(L, "invalid_argument", "cannot send the item: %s", err);
     return lua_error(L);
@@ -685,8 +689,9 @@ static int l_close(lua_State *L)
   return 0;
 }
 
-// stream:set_timeout(seconds): a new deadline for the call, from its start
-// on each end (DEADLINE); the caller's own timer restarts.
+// stream:set_timeout(seconds): a new deadline for the call, `seconds` from
+// its start as each end measured it (DEADLINE); one already past expires
+// the call at once.
 static int l_set_timeout(lua_State *L)
 {
   stream_t *st = check_stream(L, 1);
@@ -775,15 +780,20 @@ int hilt__stream_call(lua_State *L)
   }
   rpc_msg_put_call(&c->out, op->id, method, mlen);
   char err[200];
-  if (hilt__conn_pack_args(L, c, 4, err, sizeof err) != 0) {
+  int rc = hilt__conn_pack_args(L, c, 4, err, sizeof err);
+  if (rc == 0) {
+    rpc_msg_put_opts(&c->out, &o);
+    rc = hilt__conn_check_size(c, err, sizeof err);
+  }
+  if (rc != 0) {
     mpk_buf_reset(&c->out);
     rpc_session_forget(&c->s, op);
     hilt_error_push(L, "invalid_argument", "cannot send %s: %s", method, err);
     return lua_error(L);
   }
-  rpc_msg_put_opts(&c->out, &o);
   hilt__conn_send(c);
   stream_t *st = push_stream(L, c, 1, op);
+  st->start = uv_now(hilt_sched_loop());
   if (o.has_credit && o.credit > 0) {
     st->window = o.credit;
   }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "mpk_item.h"
 
 void rpc_limits_default(rpc_limits_t *l)
@@ -464,8 +465,10 @@ static int dispatch(rpc_session_t *s, rpc_msg_t *m, int rc, const char *why)
   case RPC_NOTIFY:
     if (rc == RPC_MSG_OK) {
       s->cb.on_request(s, NULL, m);
+    } else {
+      HILT_WARN("rpc", "notification dropped: %s", why);  // nobody to tell
     }
-    return 0;  // a bad notification has nobody to tell
+    return 0;
   case RPC_RESPONSE:
     return on_response(s, m);
   default:
