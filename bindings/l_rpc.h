@@ -27,6 +27,8 @@ typedef struct {
   hilt_task_t *connecting;  // the task waiting in connect
   uint32_t connecting_seq;
   mpk_buf_t out;         // scratch for messages packed here
+  mpk_buf_t cork;        // what tasks wrote this pass, sent at its end
+  int cork_queued;       // a flush of cork is deferred to the pass's end
 } conn_t;
 
 /// Pushes a new connection (not yet attached to a stream) and returns it.

@@ -420,10 +420,52 @@ static void on_fail(rpc_session_t *s, rpc_op_t *op, const char *why)
   }
 }
 
+// Writes made by tasks wait in the cork until the scheduler's pass ends,
+// so what a pass produces (a stream's items, the answers of many calls)
+// leaves in one system call; the connection stays anchored by self_ref
+// until its stream has closed, which happens after the pass.
+#define CORK_MAX (256u << 10)
+
+static void flush_cork(conn_t *c)
+{
+  if (c->stream != NULL && c->cork.len > 0) {
+    net_stream_write(c->stream, c->cork.data, c->cork.len);
+  }
+  mpk_buf_reset(&c->cork);
+  mpk_buf_trim(&c->cork, CORK_MAX);
+}
+
+static void flush_deferred(void *data)
+{
+  conn_t *c = data;
+  c->cork_queued = 0;
+  flush_cork(c);
+}
+
 static int write_cb(rpc_session_t *s, const char *p, size_t n)
 {
   conn_t *c = s->data;
-  return c->stream != NULL ? net_stream_write(c->stream, p, n) : UV_EPIPE;
+  if (c->stream == NULL) {
+    return UV_EPIPE;
+  }
+  if (hilt_task_current() == NULL || n >= CORK_MAX / 2) {
+    // From a libuv callback, or too big to gain from waiting: now, after
+    // what the cork holds.
+    flush_cork(c);
+    return net_stream_write(c->stream, p, n);
+  }
+  mpk_buf_write(&c->cork, p, n);
+  if (c->cork.failed) {
+    mpk_buf_reset(&c->cork);
+    return UV_ENOMEM;
+  }
+  if (c->cork.len >= CORK_MAX) {
+    flush_cork(c);
+  } else if (!c->cork_queued) {
+    c->cork_queued = 1;
+    hilt_sched_defer(flush_deferred, c);
+  }
+  return 0;
 }
 
 static const rpc_session_cbs_t session_cb = {on_request, on_response,
@@ -523,6 +565,7 @@ void hilt__conn_end(conn_t *c, const char *why)
     hilt_task_spawn_at(L, 1, "rpc on_reset");
   }
   lua_pop(L, 2);
+  flush_cork(c);  // what was said before the end still goes
   if (c->connecting != NULL) {
     lua_pushnil(c->connecting->co);
     lua_pushstring(c->connecting->co, c->why);
@@ -590,6 +633,7 @@ conn_t *hilt__conn_new(lua_State *L, const char *token, const char *peer)
   snprintf(c->why, sizeof c->why, "not connected");
   snprintf(c->peer, sizeof c->peer, "%s", peer);
   mpk_buf_init(&c->out);
+  mpk_buf_init(&c->cork);
   if (token != NULL) {
     c->token = strdup(token);
   }
@@ -614,6 +658,7 @@ static int l_conn_gc(lua_State *L)
   conn_t *c = check_conn(L, 1);
   rpc_session_close(&c->s);
   mpk_buf_free(&c->out);
+  mpk_buf_free(&c->cork);
   free(c->token);
   c->token = NULL;
   return 0;

@@ -41,11 +41,14 @@ static struct {
   int live_ref;   // registry: the table anchoring live tasks (live_slot)
   int pool_ref;   // registry: threads of finished tasks, for reuse
   int pool_n;
+  struct deferred { void (*fn)(void *); void *data; } *deferred;
+  int deferred_n, deferred_cap;
   int exiting;
   int exit_code;
 } sched;
 
 static void run_pass(void);
+static void run_deferred(void);
 
 static void idle_cb(uv_idle_t *handle)
 {
@@ -78,6 +81,10 @@ void hilt_sched_init(lua_State *L, uv_loop_t *loop)
 
 void hilt_sched_close(void)
 {
+  run_deferred();
+  free(sched.deferred);
+  sched.deferred = NULL;
+  sched.deferred_cap = 0;
   uv_close((uv_handle_t *)&sched.idle, NULL);
   uv_close((uv_handle_t *)&sched.check, NULL);
 }
@@ -385,6 +392,31 @@ static void step(hilt_task_t *t)
   finish(t, rc);
 }
 
+void hilt_sched_defer(void (*fn)(void *), void *data)
+{
+  if (sched.deferred_n == sched.deferred_cap) {
+    int cap = sched.deferred_cap == 0 ? 16 : sched.deferred_cap * 2;
+    struct deferred *d = realloc(sched.deferred, (size_t)cap * sizeof *d);
+    if (d == NULL) {
+      fn(data);  // no room to wait: now, then
+      return;
+    }
+    sched.deferred = d;
+    sched.deferred_cap = cap;
+  }
+  sched.deferred[sched.deferred_n++] = (struct deferred){fn, data};
+}
+
+// Runs what tasks deferred to the end of the pass (a callback may defer
+// more, which runs too).
+static void run_deferred(void)
+{
+  for (int i = 0; i < sched.deferred_n; i++) {
+    sched.deferred[i].fn(sched.deferred[i].data);
+  }
+  sched.deferred_n = 0;
+}
+
 static void run_pass(void)
 {
   if (sched.running) {
@@ -398,6 +430,7 @@ static void run_pass(void)
     }
     step(t);
   }
+  run_deferred();
   if (sched.ready_head == NULL) {
     uv_idle_stop(&sched.idle);
   }

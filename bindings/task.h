@@ -65,6 +65,10 @@ void hilt_sched_close(void);
 
 uv_loop_t *hilt_sched_loop(void);
 
+/// Calls fn(data) once the tasks of the current pass have run, before the
+/// loop polls again: for work that tasks batch, such as their writes.
+void hilt_sched_defer(void (*fn)(void *), void *data);
+
 /// Creates a task that will run the function at the top of L's stack with
 /// the `nargs` values above it (all popped), queues it and pushes its
 /// userdata. Never runs it before the caller yields or returns.
