@@ -100,6 +100,22 @@ static int l_pair(lua_State *L)
   return 2;
 }
 
+// stdio() -> conn: the process's stdin and stdout as one connection (for
+// hilt run by another program); stray prints go to stderr from then on.
+static int l_stdio(lua_State *L)
+{
+  char err[NET_ERR_MAX];
+  net_stream_t *s;
+  if (net_stream_stdio(hilt_sched_loop(), NULL, NULL, &s, err, sizeof err) !=
+      0) {
+    hilt_error_push(L, "unavailable", "cannot speak on stdio: %s", err);
+    return lua_error(L);
+  }
+  conn_t *c = hilt__conn_new(L, NULL, "stdio");
+  hilt__conn_attach(c, s);
+  return 1;
+}
+
 // --- listeners -------------------------------------------------------------------
 
 static void on_accept(net_listener_t *nl, net_stream_t *s, int status,
@@ -213,7 +229,8 @@ static int l_listener_gc(lua_State *L)
 int luaopen_hilt_rpc_core(lua_State *L)
 {
   static const luaL_Reg funcs[] = {
-      {"connect", l_connect}, {"pair", l_pair}, {NULL, NULL}};
+      {"connect", l_connect}, {"pair", l_pair}, {"stdio", l_stdio},
+      {NULL, NULL}};
   lua_getglobal(L, "require");
   lua_pushstring(L, "hilt.msgpack");
   lua_call(L, 1, 0);

@@ -170,4 +170,45 @@ print(r[0], r[1], r[2]["code"], r[3])
     os.remove(client)
     assert.are.equal("[1, 1, None, 42]\n[1, 2, None, 'on a']\n1 3 not_found None\n", out)
   end)
+  -- hilt as a child speaking on its stdin and stdout, driven by python.
+  it("serves a parent process over stdio", function()
+    local server = os.tmpname()
+    local f = assert(io.open(server, "w"))
+    f:write([[
+local hilt = require("hilt")
+local rpc = require("hilt.rpc")
+local done = false
+rpc.serve("stdio", { add = function(a, b) return a + b end,
+  bye = function() done = true return "bye" end })
+print("stray output goes to stderr, not into the stream")
+while not done do hilt.sleep(0.01) end
+]])
+    f:close()
+    local client = os.tmpname()
+    f = assert(io.open(client, "w"))
+    f:write([[
+import msgpack, subprocess, sys
+p = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+u = msgpack.Unpacker(raw=False)
+def call(i, m, params):
+    p.stdin.write(msgpack.packb([0, i, m, params])); p.stdin.flush()
+    while True:
+        for msg in u:
+            return msg
+        u.feed(p.stdout.read1(65536))
+print(call(1, "add", [2, 3]))
+print(call(2, "bye", []))
+p.stdin.close()
+print("exit", p.wait())
+]])
+    f:close()
+    local hilt_bin = require("hilt.core").exepath()
+    local p = io.popen(("timeout 20 /usr/bin/python3 %s %s %s"):format(client, hilt_bin, server))
+    local out = p:read("a")
+    p:close()
+    os.remove(server)
+    os.remove(client)
+    assert.are.equal("[1, 1, None, 5]\n[1, 2, None, 'bye']\nexit 0\n", out)
+  end)
 end)

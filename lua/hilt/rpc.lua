@@ -242,7 +242,8 @@ end
 --- peer), name. Sends the hello; a refused token raises unauthenticated.
 function rpc.connect(addr, opts)
   opts = opts or {}
-  local conn = wrap(core.connect(addr), opts.router)
+  local raw = addr == "stdio" and core.stdio() or core.connect(addr)
+  local conn = wrap(raw, opts.router)
   local ok, err = pcall(conn.raw.call, conn.raw, "rpc.hello", nil,
     { version = 1, token = opts.token, name = opts.name or "hilt" })
   if not ok then
@@ -254,16 +255,28 @@ function rpc.connect(addr, opts)
 end
 
 --- serve(addr, router [, opts]) -> listener. opts: token (required on a
---- non-loopback TCP address), on_connect(conn).
+--- non-loopback TCP address), on_connect(conn). "stdio" serves the one
+--- connection on stdin and stdout.
 function rpc.serve(addr, router, opts)
   opts = opts or {}
   router = rpc.router(router)
-  return core.listen(addr, { token = opts.token }, function(raw)
+  local function accept(raw)
     local conn = wrap(raw, router)
     if opts.on_connect then
       opts.on_connect(conn)
     end
-  end)
+    return conn
+  end
+  if addr == "stdio" then
+    -- One connection, there already: the program that started this one.
+    local conn = accept(core.stdio())
+    return {
+      address = function() return "stdio" end,
+      close = function() conn:close() end,
+      conn = conn,
+    }
+  end
+  return core.listen(addr, { token = opts.token }, accept)
 end
 
 --- pair([router_a [, router_b]]) -> conn_a, conn_b, connected in this

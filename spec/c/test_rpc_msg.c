@@ -60,6 +60,15 @@ static void test_extensions(void)
   CHECK(m.kind == RPC_DATA && m.payload.n == 4);
   CHECK(PARSE("\x95\x05\x07\x00\x06\xcb\x40\x04\0\0\0\0\0\0", &m, &why) ==
             RPC_MSG_OK && m.kind == RPC_DEADLINE && m.seconds == 2.5);
+  // docs/protocol.md's streaming call, byte for byte.
+  CHECK(PARSE("\x95\x03\x07\xad" "console/lines\x90\x84\xa7timeout\x05"
+              "\xa3sub\x00\xa6" "credit\x40\xa6stream\xc3",
+              &m, &why) == RPC_MSG_OK);
+  CHECK(m.opts.stream && m.opts.credit == 64 && m.opts.timeout == 5 &&
+        m.opts.sub == RPC_SUB_FULL);
+  CHECK(PARSE("\x95\x03\x07\xa1x\x90\x81\xa6stream\x01", &m, &why) ==
+        RPC_MSG_EOP);
+  CHECK(strcmp(why, "option stream must be a boolean") == 0);
 }
 
 static void test_fatal(void)
@@ -136,13 +145,14 @@ static void test_envelopes(void)
         m.type == RPC_REQUEST);
   mpk_buf_reset(&b);
   rpc_opts_t o = {.has_timeout = 1, .timeout = 0.25, .sub = RPC_SUB_DONE,
-                  .trace = {"abc", 3}, .has_credit = 1, .credit = 5};
+                  .trace = {"abc", 3}, .has_credit = 1, .credit = 5,
+                  .stream = 1};
   rpc_msg_put_call(&b, 10, "x", 1);
   msgpack_pack_array(&pk, 0);
   rpc_msg_put_opts(&b, &o);
   CHECK(parse(b.data, b.len, &m, &why) == RPC_MSG_OK && m.id == 10);
   CHECK(m.opts.timeout == 0.25 && m.opts.sub == RPC_SUB_DONE &&
-        m.opts.trace.n == 3 && m.opts.credit == 5);
+        m.opts.trace.n == 3 && m.opts.credit == 5 && m.opts.stream);
   mpk_buf_reset(&b);
   rpc_msg_put_error(&b, 11, "not_found", "no method 'x'");
   CHECK(parse(b.data, b.len, &m, &why) == RPC_MSG_OK && m.failed);
