@@ -29,6 +29,8 @@ typedef struct {
   mpk_buf_t out;         // scratch for messages packed here
   mpk_buf_t cork;        // what tasks wrote this pass, sent at its end
   int cork_queued;       // a flush of cork is deferred to the pass's end
+  int keep_alive;        // keeps the process running even when idle
+  int kept;              // the stream's handles keep the loop running
 } conn_t;
 
 /// Pushes a new connection (not yet attached to a stream) and returns it.
@@ -61,6 +63,11 @@ int hilt__conn_pack_args(lua_State *L, conn_t *c, int first, char *err,
 /// 0 when what was packed into c->out fits the message limit; else -1
 /// with why in err[0..n).
 int hilt__conn_check_size(conn_t *c, char *err, size_t n);
+
+/// A connection keeps the process running while operations are in
+/// flight on it either way, or when asked to (conn:keep_alive): call after
+/// operations begin or end.
+void hilt__conn_update_ref(conn_t *c);
 
 /// Sends what was packed into c->out.
 void hilt__conn_send(conn_t *c);

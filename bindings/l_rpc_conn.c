@@ -244,6 +244,7 @@ static int l_conn_call(lua_State *L)
   if (op == NULL) {
     return 0;
   }
+  hilt__conn_update_ref(c);
   call_t *call = calloc(1, sizeof *call);
   call->c = c;
   call->op = op;
@@ -327,6 +328,7 @@ void hilt__conn_interrupt(conn_t *c, rpc_op_t *op, const char *code,
                           const char *message)
 {
   op_interrupt(c, op, code, message, 1);
+  hilt__conn_update_ref(c);
 }
 
 static void push_self(conn_t *c)
@@ -521,6 +523,7 @@ static int l_conn_respond(lua_State *L)
   hilt__conn_send(c);
   op_release(c, op);
   rpc_session_end(&c->s, op);
+  hilt__conn_update_ref(c);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -583,7 +586,9 @@ static void stream_read(net_stream_t *s, const char *p, size_t n, void *data)
     HILT_WARN("rpc", "closing the connection with %s: %s", c->peer,
               c->s.why);
     hilt__conn_end(c, c->s.why);
+    return;
   }
+  hilt__conn_update_ref(c);
 }
 
 static void stream_end(net_stream_t *s, int status, void *data)
@@ -642,15 +647,27 @@ conn_t *hilt__conn_new(lua_State *L, const char *token, const char *peer)
   return c;
 }
 
+void hilt__conn_update_ref(conn_t *c)
+{
+  int keep = c->keep_alive || rpc_session_pending(&c->s, RPC_CALLER) > 0 ||
+             rpc_session_pending(&c->s, RPC_CALLEE) > 0;
+  if (keep != c->kept && c->stream != NULL) {
+    net_stream_ref(c->stream, keep);
+    c->kept = keep;
+  }
+}
+
 void hilt__conn_attach(conn_t *c, net_stream_t *stream)
 {
   c->stream = stream;
   c->ended = 0;
   c->why[0] = '\0';
+  c->kept = 1;  // as libuv handles start
   lua_pushvalue(c->L, -1);
   c->self_ref = luaL_ref(c->L, LUA_REGISTRYINDEX);
   net_stream_set_cb(stream, &hilt__conn_stream_cb, c);
   net_stream_read_start(stream);
+  hilt__conn_update_ref(c);
 }
 
 static int l_conn_gc(lua_State *L)
@@ -693,6 +710,17 @@ static int l_conn_serve(lua_State *L)
 static int l_conn_on_reset(lua_State *L)
 {
   return set_uv(L, CONN_UV_ON_RESET);
+}
+
+// conn:keep_alive(on): whether the connection keeps the process running
+// while nothing is in flight on it (a server on stdio, a client waiting
+// for its peer's calls).
+static int l_conn_keep_alive(lua_State *L)
+{
+  conn_t *c = check_conn(L, 1);
+  c->keep_alive = lua_toboolean(L, 2);
+  hilt__conn_update_ref(c);
+  return 0;
 }
 
 // conn:status() -> "open" | "closed", why, peer
@@ -757,7 +785,7 @@ void hilt__conn_open(lua_State *L, int uv)
       {"on_reset", l_conn_on_reset}, {"close", l_conn_close},
       {"status", l_conn_status},     {"pending", l_conn_pending},
       {"args", l_conn_args},         {"open", hilt__stream_call},
-      {"stream", hilt__stream_of},
+      {"stream", hilt__stream_of},   {"keep_alive", l_conn_keep_alive},
       {NULL, NULL}};
   luaL_newmetatable(L, RPC_CONN_MT);
   lua_newtable(L);

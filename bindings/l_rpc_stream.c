@@ -792,6 +792,7 @@ int hilt__stream_call(lua_State *L)
     return lua_error(L);
   }
   hilt__conn_send(c);
+  hilt__conn_update_ref(c);
   stream_t *st = push_stream(L, c, 1, op);
   st->start = uv_now(hilt_sched_loop());
   if (o.has_credit && o.credit > 0) {

@@ -367,3 +367,18 @@ int net_stream_fileno(const net_stream_t *s, int *fd)
   }
   return uv_fileno(&s->in->handle, fd);
 }
+
+void net_stream_ref(net_stream_t *s, int keep)
+{
+  net_handle_t *hs[2] = {s->in, s->out};
+  for (int i = 0; i < 2; i++) {
+    if (hs[i] == NULL || (i == 1 && hs[1] == hs[0])) {
+      continue;
+    }
+    if (keep) {
+      uv_ref(&hs[i]->handle);
+    } else {
+      uv_unref(&hs[i]->handle);
+    }
+  }
+}

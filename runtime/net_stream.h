@@ -155,6 +155,10 @@ int net_stream_shutdown(net_stream_t *s);
 /// handles. Idempotent until on_close; s may be NULL.
 void net_stream_close(net_stream_t *s);
 
+/// Whether the stream's handles keep the loop running (they do at first,
+/// as libuv handles do). Writes in flight keep it running either way.
+void net_stream_ref(net_stream_t *s, int keep);
+
 /// The descriptor the stream reads from, for socket options it does not
 /// set. The stream keeps ownership. Returns 0 or a negative libuv code.
 int net_stream_fileno(const net_stream_t *s, int *fd);

@@ -229,6 +229,12 @@ function Conn:close()
   self.raw:close()
 end
 
+--- conn:keep_alive(on): keep the process running while the connection is
+--- open, even with nothing in flight (by default only calls in flight do).
+function Conn:keep_alive(on)
+  self.raw:keep_alive(on)
+end
+
 --- conn:status() -> "open"|"closed", why, peer
 function Conn:status()
   return self.raw:status()
@@ -239,10 +245,13 @@ function Conn:__tostring()
 end
 
 --- connect(addr [, opts]) -> conn. opts: token, router (served to the
---- peer), name. Sends the hello; a refused token raises unauthenticated.
+--- peer), name, keep_alive. Sends the hello; a refused token raises unauthenticated.
 function rpc.connect(addr, opts)
   opts = opts or {}
   local raw = addr == "stdio" and core.stdio() or core.connect(addr)
+  if opts.keep_alive then
+    raw:keep_alive(true)
+  end
   local conn = wrap(raw, opts.router)
   local ok, err = pcall(conn.raw.call, conn.raw, "rpc.hello", nil,
     { version = 1, token = opts.token, name = opts.name or "hilt" })
@@ -268,8 +277,11 @@ function rpc.serve(addr, router, opts)
     return conn
   end
   if addr == "stdio" then
-    -- One connection, there already: the program that started this one.
-    local conn = accept(core.stdio())
+    -- One connection, there already: the program that started this one,
+    -- served until it closes its end.
+    local raw = core.stdio()
+    raw:keep_alive(true)
+    local conn = accept(raw)
     return {
       address = function() return "stdio" end,
       close = function() conn:close() end,
