@@ -763,7 +763,9 @@ static int l_conn_args(lua_State *L)
     if (rc != MP_DECODE_OK) {
       char msg[160];
       hilt__msgpack_decode_message(&d, rc, msg, sizeof msg);
-      return luaL_error(L, "argument %d: %s", (int)i + 1, msg);
+      hilt_error_push(L, "invalid_argument", "argument %d: %s", (int)i + 1,
+                      msg);
+      return lua_error(L);
     }
   }
   return (int)it.n;

@@ -248,6 +248,20 @@ for i, m in [(10, [0, 10, 42, [1, 2]]), (11, [0, 11, 'add', 5]), (12, [0, 12, 'a
     assert_closed_for(log, {})
   end)
 
+  it("answers invalid_argument to arguments a Lua table cannot hold", function()
+    local out, log = case([=[
+p = Peer()
+# [0, 30, 'add', [{nil: 1}, 2]]: a map with a nil key, written by hand.
+p.send(b'\x94\x00\x1e\xa3add\x92\x81\xc0\x01\x02')
+out['nil_key'] = p.recv()
+out['still'] = p.call(31, 'add', 4, 5)
+]=])
+    assert_error("invalid_argument",
+      "argument 1: map has a nil key, which a Lua table cannot hold, at value", out.nil_key)
+    assert.are.equal(9, out.still[4])
+    assert_closed_for(log, {})
+  end)
+
   it("closes a connection that answers a request the server never sent", function()
     local out, log = case([=[
 p = Peer()

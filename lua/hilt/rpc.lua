@@ -118,6 +118,17 @@ local function wire_error(e)
            traceback = e.traceback, data = data }
 end
 
+-- Arguments are decoded inside the handler's protection: a peer can send
+-- params that do not decode (a map with a nil or NaN key), and that call
+-- must still be answered.
+local function apply(fn, raw, params)
+  return fn(raw:args(params))
+end
+
+local function apply_stream(fn, stream, raw, params)
+  return fn(stream, raw:args(params))
+end
+
 local function dispatcher(router, conn)
   return function(raw, id, method, params, trace, streaming)
     local fn, why = router:resolve(method)
@@ -142,9 +153,9 @@ local function dispatcher(router, conn)
     serving[task] = conn
     local ok, res
     if stream then
-      ok, res = xpcall(fn.fn, on_error, stream, raw:args(params))
+      ok, res = xpcall(apply_stream, on_error, fn.fn, stream, raw, params)
     else
-      ok, res = xpcall(fn, on_error, raw:args(params))
+      ok, res = xpcall(apply, on_error, fn, raw, params)
     end
     serving[task] = nil
     if id then
