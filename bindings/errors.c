@@ -7,12 +7,21 @@
 
 #define ERROR_MT "hilt.Error"
 
+// The message; an error that came over the wire also says its code and
+// where it came from, since the message alone reads like a local one.
 static int error_tostring(lua_State *L)
 {
   lua_getfield(L, 1, "message");
   if (!lua_isstring(L, -1)) {
     lua_pushliteral(L, "error");
   }
+  if (lua_getfield(L, 1, "remote") == LUA_TSTRING) {
+    lua_getfield(L, 1, "code");
+    lua_pushfstring(L, "%s (%s, from %s)", lua_tostring(L, -3),
+                    luaL_optstring(L, -1, "failed"), lua_tostring(L, -2));
+    return 1;
+  }
+  lua_pop(L, 1);
   return 1;
 }
 

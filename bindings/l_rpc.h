@@ -72,8 +72,9 @@ void hilt__conn_update_ref(conn_t *c);
 /// Sends what was packed into c->out.
 void hilt__conn_send(conn_t *c);
 
-/// Turns the decoded error object at idx into a hilt.Error on top of L.
-void hilt__rpc_push_error(lua_State *L, int idx);
+/// Turns the decoded error object at idx into a hilt.Error on top of L,
+/// its `remote` field naming the peer it came from.
+void hilt__rpc_push_error(lua_State *L, int idx, const char *peer);
 
 /// Interrupts the handler of callee op with an Error `code` (answering
 /// for it if it has not started).

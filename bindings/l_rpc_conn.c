@@ -90,9 +90,18 @@ static void call_cancel_cb(hilt_task_t *task, void *data)
 }
 
 // Turns a decoded error object into a hilt.Error on top of L.
-void hilt__rpc_push_error(lua_State *L, int idx)
+static void push_error_object(lua_State *L, int idx);
+
+void hilt__rpc_push_error(lua_State *L, int idx, const char *peer)
 {
   idx = lua_absindex(L, idx);
+  push_error_object(L, idx);
+  lua_pushstring(L, peer);
+  lua_setfield(L, -2, "remote");
+}
+
+static void push_error_object(lua_State *L, int idx)
+{
   if (lua_type(L, idx) == LUA_TTABLE &&
       lua_getfield(L, idx, "code") == LUA_TSTRING) {
     const char *code = lua_tostring(L, -1);
@@ -135,7 +144,7 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
     return 1;
   }
   if (!hilt_error_is(L, -1, NULL)) {
-    hilt__rpc_push_error(L, -1);
+    hilt__rpc_push_error(L, -1, check_conn(L, 1)->peer);
   }
   return lua_error(L);
 }

@@ -324,7 +324,7 @@ static int raise_outcome(lua_State *L, stream_t *st)
   lua_rawgeti(L, LUA_REGISTRYINDEX, st->outcome_ref);
   if (lua_type(L, -1) == LUA_TSTRING) {
     decode_top(L);
-    hilt__rpc_push_error(L, -1);
+    hilt__rpc_push_error(L, -1, st->c->peer);
   }
   return lua_error(L);
 }

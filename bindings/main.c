@@ -79,10 +79,14 @@ static void report_main_error(lua_State *L)
 {
   lua_getfield(L, LUA_REGISTRYINDEX, "hilt.main_task");
   lua_getiuservalue(L, -1, HILT_TASK_UV_ERROR);
-  lua_getfield(L, -1, "message");
+  luaL_tolstring(L, -1, NULL);
   lua_getfield(L, -2, "traceback");
+  // An error from a peer carries the peer's traceback.
+  int remote = lua_getfield(L, -3, "remote") == LUA_TSTRING;
+  lua_pop(L, 1);
   fflush(stdout);
-  fprintf(stderr, "hilt: %s\n%s%s", lua_tostring(L, -2),
+  fprintf(stderr, "hilt: %s\n%s%s%s", lua_tostring(L, -2),
+          lua_isstring(L, -1) && remote ? "remote " : "",
           lua_isstring(L, -1) ? lua_tostring(L, -1) : "",
           lua_isstring(L, -1) ? "\n" : "");
   fflush(stderr);

@@ -98,15 +98,23 @@ function rpc.caller()
   return serving[hcore.current()]
 end
 
+-- The handler's traceback, without the dispatcher's frames below it,
+-- which say nothing to whoever reads it on the other end.
+local function handler_traceback()
+  local tb = debug.traceback(nil, 3)
+  return (tb:gsub("\n%s*%(%.%.%.tail calls%.%.%.%)\n%s*%[C%]: in function 'xpcall'.*$", "")
+            :gsub("\n%s*%[C%]: in function 'xpcall'.*$", ""))
+end
+
 local function on_error(e)
   if hcore.is_error(e) then
     if not e.traceback then
-      e.traceback = debug.traceback(nil, 2)
+      e.traceback = handler_traceback()
     end
     return e
   end
   return { code = "failed", message = tostring(e),
-           traceback = debug.traceback(nil, 2), value = e }
+           traceback = handler_traceback(), value = e }
 end
 
 local function wire_error(e)
