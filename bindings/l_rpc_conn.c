@@ -425,7 +425,7 @@ static void on_fail(rpc_session_t *s, rpc_op_t *op, const char *why)
   conn_t *c = s->data;
   hilt__stream_end(c, op, "protocol", why);
   if (op->side == RPC_CALLEE) {
-    op_interrupt(c, op, "protocol", why, 0);
+    op_interrupt(c, op, "protocol", why, 1);
   } else if (op->data != NULL) {
     call_fail(op->data, "protocol", "%s", why);
   }
@@ -497,9 +497,12 @@ static int l_conn_respond(lua_State *L)
   }
   hilt__stream_end(c, op, NULL, NULL);
   hilt__deadline_stop(op);
-  if (op->done) {  // already answered (a protocol failure)
+  if (op->done) {  // it broke the protocol: that is its outcome
+    rpc_msg_put_error(&c->out, op->id, "protocol", op->why);
+    hilt__conn_send(c);
     op_release(c, op);
     rpc_session_end(&c->s, op);
+    hilt__conn_update_ref(c);
     lua_pushboolean(L, 0);
     return 1;
   }

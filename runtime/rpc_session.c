@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "mpk_item.h"
+#include "mpk_scan.h"
 
 void rpc_limits_default(rpc_limits_t *l)
 {
@@ -238,7 +239,25 @@ int rpc_token_equal(const char *a, size_t an, const char *b, size_t bn)
   return diff == 0;
 }
 
-// The token in the hello's params [{"token": str, ...}], or n = 0.
+// Reads the header of the value at p[*pos] into *it and moves *pos past
+// the whole value, nested ones included. -1 on bad bytes.
+static int read_value(const char *p, size_t n, size_t *pos, mpk_item_t *it)
+{
+  size_t at = *pos;
+  if (mpk_item_read(p, n, &at, it) != MPK_OK) {
+    return -1;
+  }
+  mpk_scan_t sc;
+  mpk_scan_init(&sc, MPK_DEPTH_MAX);
+  if (mpk_scan_run(&sc, (const unsigned char *)p + *pos, n - *pos) != MPK_OK) {
+    return -1;
+  }
+  *pos += sc.pos;
+  return 0;
+}
+
+// The token in the hello's params [{"token": str, ...}], or n = 0. Keys
+// come in any order, next to values of any shape.
 static rpc_span_t hello_token(const rpc_msg_t *m)
 {
   rpc_span_t none = {NULL, 0};
@@ -251,16 +270,13 @@ static rpc_span_t hello_token(const rpc_msg_t *m)
     return none;
   }
   for (uint32_t i = 0; i < it.n; i++) {
-    if (mpk_item_read(p, n, &pos, &key) != MPK_OK ||
-        mpk_item_read(p, n, &pos, &val) != MPK_OK) {
+    if (read_value(p, n, &pos, &key) != 0 ||
+        read_value(p, n, &pos, &val) != 0) {
       return none;
     }
     if (key.kind == MPK_STR && key.n == 5 && memcmp(key.p, "token", 5) == 0 &&
         (val.kind == MPK_STR || val.kind == MPK_BIN)) {
       return (rpc_span_t){val.p, val.n};
-    }
-    if (val.kind == MPK_ARRAY || val.kind == MPK_MAP) {
-      return none;  // a hello has flat options; nested ones end the search
     }
   }
   return none;
@@ -350,15 +366,16 @@ static int on_response(rpc_session_t *s, const rpc_msg_t *m)
   return 0;
 }
 
-// Fails one op for breaking the protocol; the stream goes on.
+// Fails one op for breaking the protocol; the stream goes on. A callee op
+// is answered `protocol` by the embedder once its handler has stopped
+// (docs/protocol.md, callee states), so its id stays taken until then.
 static void op_fail(rpc_session_t *s, rpc_op_t *op, const char *why)
 {
-  if (op->side == RPC_CALLEE) {
-    send_error(s, op->id, "protocol", why);
-  } else {
+  if (op->side == RPC_CALLER) {
     rpc_session_signal(s, op, RPC_CANCEL);
   }
   op->done = 1;
+  op->why = why;
   s->cb.on_fail(s, op, why);
 }
 

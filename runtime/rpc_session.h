@@ -41,6 +41,7 @@ typedef struct {
   uint64_t seq_out;     // the seq of the next stream message we send
   uint64_t credit_out;  // items or bytes we may still send
   uint64_t credit_in;   // items or bytes the peer may still send us
+  const char *why;      // a static reason, once the op broke the protocol
   void *data;
   void *stream;
   void *timer;
@@ -63,8 +64,9 @@ typedef struct {
   void (*on_response)(rpc_session_t *s, rpc_op_t *op, const rpc_msg_t *m);
   /// A stream message for op, in sequence and within credit.
   void (*on_stream)(rpc_session_t *s, rpc_op_t *op, const rpc_msg_t *m);
-  /// op broke the protocol (why says how); for a callee op the error
-  /// response has been sent and op is done; for a caller op, a CANCEL.
+  /// op broke the protocol (why says how, also in op->why) and is done:
+  /// for a callee op the embedder stops the handler, then answers
+  /// `protocol` and ends it; for a caller op a CANCEL has been sent.
   void (*on_fail)(rpc_session_t *s, rpc_op_t *op, const char *why);
   /// Bytes to send, in order. Returns 0 or a negative error.
   int (*write)(rpc_session_t *s, const char *p, size_t n);
