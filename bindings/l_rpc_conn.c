@@ -685,6 +685,14 @@ void hilt__conn_attach(conn_t *c, net_stream_t *stream)
 static int l_conn_gc(lua_State *L)
 {
   conn_t *c = check_conn(L, 1);
+  if (c->stream != NULL) {
+    // Still open, so collected by lua_close at exit: the stream closes
+    // without calling back into this memory.
+    static const net_stream_cb_t none = {0};
+    net_stream_set_cb(c->stream, &none, NULL);
+    net_stream_close(c->stream);
+    c->stream = NULL;
+  }
   rpc_session_close(&c->s);
   mpk_buf_free(&c->out);
   mpk_buf_free(&c->cork);
