@@ -166,8 +166,10 @@ local function dispatcher(router, conn)
       ok, res = xpcall(apply, on_error, fn, raw, params)
     end
     serving[task] = nil
-    if id then
-      raw:respond(id, ok, ok and res or wire_error(res))
+    if id and ok then
+      raw:respond(id, true, res)  -- nil and false are results too
+    elseif id then
+      raw:respond(id, false, wire_error(res))
     elseif not ok then
       log.warn("notification %s failed: %s", method, res.message)
     end
