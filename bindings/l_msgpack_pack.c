@@ -224,6 +224,12 @@ static int pack_enter(packer_t *p, int idx)
              p->max_depth == 1 ? "" : "s");
     return pack_fail(p, "", "nesting deeper than %s", what);
   }
+  // Each level holds a key and a value, and a marker's field or metatable
+  // for a moment. Grown here, level by level, so packing a scalar never
+  // grows a task's stack.
+  if (!lua_checkstack(p->L, 4)) {
+    return PACK_ENOMEM;
+  }
   p->open[p->depth++] = t;
   return PACK_OK;
 }
@@ -591,9 +597,7 @@ int hilt__msgpack_pack(lua_State *L)
   mp_opts_t o;
   luaL_checkany(L, 1);
   check_pack_opts(L, &o);
-  // Each level of nesting holds a key and a value, and a marker's field
-  // or metatable for a moment.
-  luaL_checkstack(L, 4 * (o.max_depth + 1), "msgpack.pack");
+  luaL_checkstack(L, 4, "msgpack.pack");  // the top level; pack_enter grows
   packer_t p;
   packer_init(&p, L, &o);
   packbox_t *box = packbox_take(L);
@@ -624,7 +628,7 @@ int hilt__msgpack_pack_into(lua_State *L, int idx, mpk_buf_t *buf,
 {
   mp_opts_t o = {.max_depth = MPK_DEPTH_MAX};
   idx = lua_absindex(L, idx);
-  luaL_checkstack(L, 4 * (o.max_depth + 1), "msgpack.pack");
+  luaL_checkstack(L, 4, "msgpack.pack");  // the top level; pack_enter grows
   packer_t p;
   packer_init(&p, L, &o);
   p.buf = buf;
