@@ -211,7 +211,9 @@ void hilt__conn_send(conn_t *c)
 {
   rpc_session_send(&c->s, c->out.data, c->out.len);
   mpk_buf_reset(&c->out);
-  mpk_buf_trim(&c->out, 64 * 1024);
+  // Kept big enough for a stream's DATA chunks (256 KiB), which would
+  // otherwise regrow it each time.
+  mpk_buf_trim(&c->out, 1024 * 1024);
 }
 
 // conn:call(method, opts, ...) -> result; raises a hilt.Error

@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 
 // A drained write buffer larger than this is given back.
-#define WBUF_KEEP (256 * 1024)
+#define WBUF_KEEP (1024 * 1024)
 #define WBUF_MIN 4096
 
 int net__fail(char *err, size_t n, int code, const char *fmt, ...)
