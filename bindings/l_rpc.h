@@ -1,6 +1,7 @@
 // Internal declarations of hilt.rpc.core: l_rpc.c (the module, connect,
-// listen, pair, listeners) and l_rpc_conn.c (connections: calls, handlers,
-// the end of a connection).
+// listen, pair, listeners), l_rpc_conn.c (connections), l_rpc_call.c
+// (calls made), l_rpc_handle.c (calls answered), l_rpc_deadline.c (the
+// callee's clock) and l_rpc_stream*.c (streams).
 #ifndef HILT_L_RPC_H
 #define HILT_L_RPC_H
 
@@ -47,10 +48,34 @@ extern const net_stream_cb_t hilt__conn_stream_cb;
 /// every handler, runs on_reset, closes the stream. Idempotent.
 void hilt__conn_end(conn_t *c, const char *why);
 
-// --- shared by l_rpc_conn.c and l_rpc_stream.c -------------------------------
+// --- connections (l_rpc_conn.c) --------------------------------------------------
+
+/// The connection at idx.
+conn_t *hilt__conn_check(lua_State *L, int idx);
 
 /// The connection at idx, raising `unavailable` if it has ended.
 conn_t *hilt__conn_check_open(lua_State *L, int idx);
+
+// --- calls this end makes (l_rpc_call.c) ---------------------------------------
+
+/// conn:call(method, opts, ...) -> result, and conn:notify(method, ...).
+int hilt__conn_call(lua_State *L);
+int hilt__conn_notify(lua_State *L);
+
+/// Begins an op for the call on L's stack (method at 2, arguments from 4)
+/// with options o, and sends it; NULL for sub none, which nothing answers.
+/// Raises invalid_argument when it cannot be sent.
+rpc_op_t *hilt__conn_send_call(lua_State *L, conn_t *c, const rpc_opts_t *o);
+
+/// Replaces the msgpack bytes on top of L, checked by the session, by
+/// their value. Must run inside a closure over msgpack's upvalues.
+void hilt__rpc_decode_top(lua_State *L);
+
+/// The response to a unary call of ours.
+void hilt__call_response(conn_t *c, rpc_op_t *op, const rpc_msg_t *m);
+
+/// Ends a unary call of ours here with an Error `code`, if it still waits.
+void hilt__call_end(rpc_op_t *op, const char *code, const char *message);
 
 /// Reads call options {timeout=, trace=, sub=, credit=} at idx into o.
 void hilt__conn_opts(lua_State *L, int idx, rpc_opts_t *o);
@@ -76,10 +101,27 @@ void hilt__conn_send(conn_t *c);
 /// its `remote` field naming the peer it came from.
 void hilt__rpc_push_error(lua_State *L, int idx, const char *peer);
 
+// --- calls this end answers (l_rpc_handle.c) -------------------------------------
+
+/// The session's on_request: runs the dispatch function in a new task.
+void hilt__handle_request(rpc_session_t *s, rpc_op_t *op, const rpc_msg_t *m);
+
+/// A CANCEL, EXPIRE or DEADLINE for a call this end handles.
+void hilt__handle_signal(conn_t *c, rpc_op_t *op, const rpc_msg_t *m);
+
+/// The connection ended under a call this end handles: its handler is
+/// interrupted `unavailable` and the op let go of.
+void hilt__handle_drop(conn_t *c, rpc_op_t *op);
+
 /// Interrupts the handler of callee op with an Error `code` (answering
 /// for it if it has not started).
 void hilt__conn_interrupt(conn_t *c, rpc_op_t *op, const char *code,
                           const char *message);
+
+/// conn:respond(id, ok, value) and conn:args(params) -> ... (the
+/// handler's arguments).
+int hilt__conn_respond(lua_State *L);
+int hilt__conn_args(lua_State *L);
 
 // --- the callee's deadlines (l_rpc_deadline.c) ------------------------------------
 
