@@ -6,17 +6,8 @@
 local hilt = require("hilt")
 local rpc = require("hilt.rpc")
 
-local function address(addr)
-  local port = addr:match("^tcp:(%d+)$")
-  if port then
-    return "tcp://127.0.0.1:" .. port
-  end
-  local path = addr:match("^unix:(.+)$")
-  if path then
-    return "unix://" .. path
-  end
-  error("ADDR must be tcp:PORT or unix:PATH")
-end
+package.path = (arg[0]:match("^(.*)/") or ".") .. "/?.lua;" .. package.path
+local address = require("hilt_addr")
 
 local mode, addr, seconds = ...
 if mode == "server" and addr then

@@ -19,17 +19,8 @@ local MIB_PER_CALL = 64
 -- to be made before the first returns.
 local INFLIGHT_SLEEP = 0.5
 
-local function address(addr)
-  local port = addr:match("^tcp:(%d+)$")
-  if port then
-    return "tcp://127.0.0.1:" .. port
-  end
-  local path = addr:match("^unix:(.+)$")
-  if path then
-    return "unix://" .. path
-  end
-  error("ADDR must be tcp:PORT or unix:PATH")
-end
+package.path = (arg[0]:match("^(.*)/") or ".") .. "/?.lua;" .. package.path
+local address = require("hilt_addr")
 
 local function serve(addr)
   rpc.serve(address(addr), {

@@ -10,9 +10,9 @@
 -- client decodes and checks each, then asks again until SECONDS have passed.
 -- Items carry no call id or sequence number, as hilt's do: the framing a
 -- user needs for one stream on its own connection, no more.
-package.path = "/usr/share/lua/5.3/?.lua;" .. package.path
-local uv = require("luv")
-local mp = require("MessagePack")
+package.path = (arg[0]:match("^(.*)/") or ".") .. "/?.lua;" .. package.path
+local net = require("luv_net")("luv_stream")
+local uv, mp, fail = net.uv, net.mp, net.fail
 
 -- Items per request, as hilt_stream.lua's calls.
 local ITEMS_PER_CALL = 100000
@@ -22,42 +22,6 @@ local BATCH = 64
 -- Bytes queued in libuv past what the socket took before the producer
 -- waits for them to drain.
 local HIGH_WATER = 256 * 1024
-
-local function fail(msg)
-  io.stderr:write("luv_stream: ", tostring(msg), "\n")
-  os.exit(1)
-end
-
-local function parse_addr(addr)
-  local port = addr:match("^tcp:(%d+)$")
-  if port then return "tcp", tonumber(port) end
-  local path = addr:match("^unix:(.+)$")
-  if path then return "unix", path end
-  fail("ADDR must be tcp:PORT or unix:PATH")
-end
-
-local function new_stream(kind)
-  return kind == "tcp" and uv.new_tcp() or uv.new_pipe(false)
-end
-
-local function resume_or_fail(co, ...)
-  local ok, err = coroutine.resume(co, ...)
-  if not ok then fail(err) end
-end
-
--- Runs body(next_value) in a coroutine fed by the stream's reads, as
--- luv_echo.lua does: lua-messagepack's unpacker pulls bytes from a loader
--- that yields until the next read arrives.
-local function read_values(stream, body)
-  local co = coroutine.create(function()
-    body(mp.unpacker(coroutine.yield))
-  end)
-  stream:read_start(function(err, chunk)
-    if err then fail(err) end
-    resume_or_fail(co, chunk) -- nil at end of stream
-  end)
-  resume_or_fail(co) -- runs up to the first read
-end
 
 -- Writes 1..n in batches of BATCH packed items, in its own coroutine so it
 -- can wait for libuv's queue to drain when the socket is full.
@@ -74,7 +38,7 @@ local function produce(conn, n)
       if conn:get_write_queue_size() > HIGH_WATER then
         conn:write(batch, function(err)
           if err then fail(err) end
-          resume_or_fail(co)
+          net.resume(co)
         end)
         coroutine.yield()
       else
@@ -82,71 +46,43 @@ local function produce(conn, n)
       end
     end
   end)
-  resume_or_fail(co)
+  net.resume(co)
 end
 
 local function server(kind, where)
-  local listener = new_stream(kind)
-  local ok, err
-  if kind == "tcp" then
-    ok, err = listener:bind("127.0.0.1", where)
-  else
-    os.remove(where) -- a stale socket blocks bind
-    ok, err = listener:bind(where)
-  end
-  if not ok then fail(err) end
-  ok, err = listener:listen(128, function(lerr)
-    if lerr then fail(lerr) end
-    local conn = new_stream(kind)
-    listener:accept(conn)
-    read_values(conn, function(next_value)
-      for _, n in next_value do
-        produce(conn, n)
-      end
-      conn:close()
-    end)
+  net.serve(kind, where, function(conn, next_value)
+    for _, n in next_value do
+      produce(conn, n)
+    end
   end)
-  if not ok then fail(err) end
-  uv.run()
 end
 
 local function client(kind, where, seconds)
-  local conn = new_stream(kind)
-  local function on_connect(err)
-    if err then fail(err) end
-    read_values(conn, function(next_value)
-      -- Timed from an established connection, as every client here is.
-      local start = uv.hrtime()
-      local deadline = start + seconds * 1e9
-      local items, now = 0, start
-      repeat
-        conn:write(mp.pack(ITEMS_PER_CALL))
-        for i = 1, ITEMS_PER_CALL do
-          local _, v = next_value()
-          if v ~= i then
-            fail(("item %d is %s"):format(i, tostring(v)))
-          end
+  net.connect(kind, where, function(conn, next_value)
+    -- Timed from an established connection, as every client here is.
+    local start = uv.hrtime()
+    local deadline = start + seconds * 1e9
+    local items, now = 0, start
+    repeat
+      conn:write(mp.pack(ITEMS_PER_CALL))
+      for i = 1, ITEMS_PER_CALL do
+        local _, v = next_value()
+        if v ~= i then
+          fail(("item %d is %s"):format(i, tostring(v)))
         end
-        items = items + ITEMS_PER_CALL
-        now = uv.hrtime()
-      until now >= deadline
-      print(string.format("items_per_sec %.0f", items / ((now - start) / 1e9)))
-      conn:close()
-    end)
-  end
-  if kind == "tcp" then
-    conn:connect("127.0.0.1", where, on_connect)
-  else
-    conn:connect(where, on_connect)
-  end
-  uv.run()
+      end
+      items = items + ITEMS_PER_CALL
+      now = uv.hrtime()
+    until now >= deadline
+    print(string.format("items_per_sec %.0f", items / ((now - start) / 1e9)))
+  end)
 end
 
 local mode, addr, what, seconds = ...
 if mode == "server" and addr then
-  server(parse_addr(addr))
+  server(net.parse_addr(addr))
 elseif mode == "client" and addr and what == "items" and tonumber(seconds) then
-  local kind, where = parse_addr(addr)
+  local kind, where = net.parse_addr(addr)
   client(kind, where, tonumber(seconds))
 else
   io.stderr:write("usage: lua5.4 luv_stream.lua server ADDR\n",
