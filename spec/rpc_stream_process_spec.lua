@@ -5,15 +5,38 @@ local hilt = require("hilt")
 local rpc = require("hilt.rpc")
 local peer = require("spec.support.peer")
 
+-- Test blobs, for both ends: chunk i is 1 MiB unlike every other, and
+-- check_chunks reads a stream to its end, counting the chunks that came
+-- intact and in order, and what was left over.
+local BLOB = [[
+local function chunk(i)
+  return (("%07d|"):format(i)):rep(131072)
+end
+
+local function check_chunks(s)
+  local buf, have, i, good = {}, 0, 1, 0
+  for d in function() return s:read() end do
+    buf[#buf + 1] = d
+    have = have + #d
+    while have >= 1048576 do
+      local all = table.concat(buf)
+      good = good + (all:sub(1, 1048576) == chunk(i) and 1 or 0)
+      i = i + 1
+      buf, have = { all:sub(1048577) }, #all - 1048576
+    end
+  end
+  return good, have
+end
+
+return chunk, check_chunks
+]]
+local chunk, check_chunks = load(BLOB)()
+
 local SERVER = [[
 local hilt = require("hilt")
 local rpc = require("hilt.rpc")
 local state = { sent = 0, outcome = "none", cleaned = false }
-
--- Chunk i of a test blob: 1 MiB that differs from every other chunk.
-local function chunk(i)
-  return (("%07d|"):format(i)):rep(131072)
-end
+local chunk, check_chunks = load(]] .. ("%q"):format(BLOB) .. [[)()
 
 return {
   flood = rpc.streaming(function(s, n, size)
@@ -42,20 +65,9 @@ return {
     return n
   end),
   -- Takes n chunks, checking each against what it must be.
-  take = rpc.streaming(function(s, n)
-    local buf, good, i = {}, 0, 1
-    local have = 0
-    for d in function() return s:read() end do
-      buf[#buf + 1] = d
-      have = have + #d
-      while have >= 1048576 do
-        local all = table.concat(buf)
-        good = good + (all:sub(1, 1048576) == chunk(i) and 1 or 0)
-        i = i + 1
-        buf, have = { all:sub(1048577) }, #all - 1048576
-      end
-    end
-    return { good = good, rest = have }
+  take = rpc.streaming(function(s)
+    local good, rest = check_chunks(s)
+    return { good = good, rest = rest }
   end),
   stats = function()
     local calls, handled = rpc.caller().raw:pending()
@@ -64,10 +76,6 @@ return {
   end,
 }
 ]]
-
-local function chunk(i)
-  return (("%07d|"):format(i)):rep(131072)
-end
 
 describe("hilt.rpc streams between processes", function()
   local server
@@ -107,17 +115,7 @@ describe("hilt.rpc streams between processes", function()
   it("carry 100 MB of raw bytes each way, intact", function()
     local conn = rpc.connect(server.addr)
     local s = conn:stream("blob", 100)
-    local buf, have, i, good = {}, 0, 1, 0
-    for d in function() return s:read() end do
-      buf[#buf + 1] = d
-      have = have + #d
-      while have >= 1048576 do
-        local all = table.concat(buf)
-        good = good + (all:sub(1, 1048576) == chunk(i) and 1 or 0)
-        i = i + 1
-        buf, have = { all:sub(1048577) }, #all - 1048576
-      end
-    end
+    local good, have = check_chunks(s)
     assert.are.equal(100, good)
     assert.are.equal(0, have)
     assert.are.equal(100, s:result())
