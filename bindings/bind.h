@@ -8,6 +8,7 @@
 void hilt__task_lib(lua_State *L);
 void hilt__timer_lib(lua_State *L);
 void hilt__log_lib(lua_State *L);
+void hilt__signal_lib(lua_State *L);
 
 /// Counts timers that are started and not stopped, for leak checks.
 int hilt__timer_active_count(void);
@@ -15,6 +16,8 @@ int hilt__timer_active_count(void);
 int luaopen_hilt_core(lua_State *L);
 int luaopen_hilt_msgpack(lua_State *L);
 int luaopen_hilt_rpc_core(lua_State *L);
+int luaopen_hilt_net_core(lua_State *L);
+int luaopen_hilt_process_core(lua_State *L);
 
 /// Fills package.path so lua/hilt/ is found wherever hilt runs from.
 /// Returns the directory used, or NULL (then *tried lists the candidates).

@@ -30,7 +30,8 @@ typedef struct {
   mpk_buf_t out;         // scratch for messages packed here
   mpk_buf_t cork;        // what tasks wrote this pass, sent at its end
   int cork_queued;       // a flush of cork is deferred to the pass's end
-  int keep_alive;        // keeps the process running even when idle
+  int keep_alive;        // 1: keeps the process running even when idle;
+                         // -1: never, not even with calls in flight
   int kept;              // the stream's handles keep the loop running
 } conn_t;
 

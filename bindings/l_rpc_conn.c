@@ -247,8 +247,10 @@ conn_t *hilt__conn_new(lua_State *L, const char *token, const char *peer)
 
 void hilt__conn_update_ref(conn_t *c)
 {
-  int keep = c->keep_alive || rpc_session_pending(&c->s, RPC_CALLER) > 0 ||
-             rpc_session_pending(&c->s, RPC_CALLEE) > 0;
+  int keep = c->keep_alive > 0 ||
+             (c->keep_alive == 0 &&
+              (rpc_session_pending(&c->s, RPC_CALLER) > 0 ||
+               rpc_session_pending(&c->s, RPC_CALLEE) > 0));
   if (keep != c->kept && c->stream != NULL) {
     net_stream_ref(c->stream, keep);
     c->kept = keep;
@@ -320,11 +322,19 @@ static int l_conn_on_reset(lua_State *L)
 
 // conn:keep_alive(on): whether the connection keeps the process running
 // while nothing is in flight on it (a server on stdio, a client waiting
-// for its peer's calls).
+// for its peer's calls). "never": not even while calls are in flight (a
+// stream of log records shown for as long as the script runs anyway).
 static int l_conn_keep_alive(lua_State *L)
 {
   conn_t *c = hilt__conn_check(L, 1);
-  c->keep_alive = lua_toboolean(L, 2);
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    const char *mode = lua_tostring(L, 2);
+    luaL_argcheck(L, strcmp(mode, "never") == 0, 2,
+                  "true, false or \"never\" expected");
+    c->keep_alive = -1;
+  } else {
+    c->keep_alive = lua_toboolean(L, 2);
+  }
   hilt__conn_update_ref(c);
   return 0;
 }

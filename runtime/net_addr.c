@@ -64,7 +64,8 @@ static int parse_unix_scheme(net_addr_t *a, const char *s, char *err,
   return parse_unix(a, s, path, err, n);
 }
 
-// port = 1*5DIGIT, 1..65535
+// port = 1*5DIGIT, 0..65535 (0: a listener takes any free port; a
+// connection to it fails when it is made, saying so)
 static int parse_port(const char *p, const char *s, int *port, char *err,
                       size_t n)
 {
@@ -80,8 +81,8 @@ static int parse_port(const char *p, const char *s, int *port, char *err,
       v = v * 10 + (*q - '0');
     }
   }
-  if (v < 1 || v > 65535) {
-    return bad(err, n, s, "port must be 1..65535");
+  if (v > 65535) {
+    return bad(err, n, s, "port must be 0..65535");
   }
   *port = (int)v;
   return 0;

@@ -93,13 +93,26 @@ end
 M.queue = require("hilt.queue").new
 M.log = require("hilt.log")
 
--- hilt.msgpack loads on first use.
+--- signal(name, fn) -> watcher: fn runs as a task on each delivery of
+--- the signal ("term", "int", "hup", "usr1", ...); watcher:stop().
+M.signal = core.signal
+
+-- Parts that most scripts do not use load on first use: hilt.msgpack,
+-- and the driver trees' hilt.connect, hilt.serve and hilt.lab.
+local lazy = {
+  msgpack = function() return require("hilt.msgpack") end,
+  connect = function() return require("hilt.lab").connect end,
+  serve = function() return require("hilt.lab").serve end,
+  lab = function() return require("hilt.lab").lab end,
+}
+
 return setmetatable(M, {
   __index = function(t, k)
-    if k == "msgpack" then
-      local m = require("hilt.msgpack")
-      rawset(t, k, m)
-      return m
+    local load = lazy[k]
+    if load then
+      local v = load()
+      rawset(t, k, v)
+      return v
     end
   end,
 })

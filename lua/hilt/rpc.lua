@@ -89,13 +89,19 @@ end
 
 -- --- handling incoming calls ---------------------------------------------------------
 
--- The connection each running handler serves, so it can call back; set
--- while the handler runs (a task handles one call).
-local serving = {}
+-- The connection each running handler serves, so it can call back, and
+-- the trace id its caller sent; set while the handler runs (a task handles
+-- one call).
+local serving, tracing = {}, {}
 
 --- caller() -> the connection whose call the running task is handling.
 function rpc.caller()
   return serving[hcore.current()]
+end
+
+--- trace() -> the trace id the caller of the running handler sent, or nil.
+function rpc.trace()
+  return tracing[hcore.current()]
 end
 
 -- The handler's traceback, without the dispatcher's frames below it,
@@ -106,6 +112,9 @@ local function handler_traceback()
             :gsub("\n%s*%[C%]: in function 'xpcall'.*$", ""))
 end
 
+-- A handler's error as a hilt.Error with the handler's traceback. Layers
+-- that wrap handlers (the exporter) use it too, so an error they re-raise
+-- passes through unchanged.
 local function on_error(e)
   if hcore.is_error(e) then
     if not e.traceback then
@@ -113,9 +122,11 @@ local function on_error(e)
     end
     return e
   end
-  return { code = "failed", message = tostring(e),
-           traceback = handler_traceback(), value = e }
+  local err = hcore.error("failed", tostring(e))
+  err.traceback, err.value = handler_traceback(), e
+  return err
 end
+rpc.error_handler = on_error
 
 local function wire_error(e)
   local data = e.value
@@ -158,14 +169,14 @@ local function dispatcher(router, conn)
       return
     end
     local task = hcore.current()
-    serving[task] = conn
+    serving[task], tracing[task] = conn, trace
     local ok, res
     if stream then
       ok, res = xpcall(apply_stream, on_error, fn.fn, stream, raw, params)
     else
       ok, res = xpcall(apply, on_error, fn, raw, params)
     end
-    serving[task] = nil
+    serving[task], tracing[task] = nil, nil
     if id and ok then
       raw:respond(id, true, res)  -- nil and false are results too
     elseif id then

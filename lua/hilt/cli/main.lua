@@ -22,14 +22,36 @@ Options (as Lua's lua interpreter):
   -h, --help  show this help
 
 Commands:
-  run script.lua [args]   run a script (same as 'hilt script.lua args')
+  run [--lab F | --connect A] script.lua [args]
+                          run a script (as 'hilt script.lua args'); hilt.lab()
+                          in it serves config F in-process or reaches exporter A
+  serve lab.lua           serve a driver tree (hilt serve --help)
+  ls ADDR                 show an exporter's driver tree
+  call ADDR PATH [ARGS]   call one method: hilt call ADDR dut.power.on
+  logs ADDR               follow an exporter's log
   test [busted args]      run busted specs inside the runtime (hilt test --help)
   version                 show version information
   help                    show this help
+Every command takes --help.
 
 Environment:
   HILT_LOG=debug|info|warn|error|off   log level (default info)
   HILT_LUA_DIR=dir                     where hilt's Lua library lives
+  HILT_CONNECT=addr, HILT_LAB=file     what hilt.lab() uses (see run)
+  HILT_TOKEN=token                     the token to present to exporters
+]==]
+
+local RUN_USAGE = [==[
+usage: hilt run [--lab FILE | --connect ADDR] [--token T] [--logs] script.lua [args]
+
+Runs a script as 'hilt script.lua args' does. In it, hilt.lab() returns the
+driver tree to work on:
+  --lab FILE      the tree that config FILE returns, served in this process
+                  (simulated hardware needs no server)
+  --connect ADDR  the tree of the exporter at ADDR ('hilt serve' elsewhere)
+  --token T       the exporter's token (default $HILT_TOKEN)
+  --logs          show the exporter's log on stderr while the script runs
+Without either, hilt.lab() uses $HILT_CONNECT or $HILT_LAB.
 ]==]
 
 local function fail(msg)
@@ -213,12 +235,36 @@ end
 
 local commands = {
   run = function(argv)
-    if argv[2] == nil or argv[2] == "-h" or argv[2] == "--help" then
-      io.stdout:write("usage: hilt run script.lua [args]\n\n"
-        .. "Runs a script as 'hilt script.lua args' does.\n")
+    local opts, pos = require("hilt.cli.args").parse(argv, 2, {
+      connect = "value", lab = "value", token = "value", logs = "flag",
+      help = "flag", alias = { h = "help" }, stop_at_positional = true })
+    if not opts then
+      return usage_error(pos)
+    end
+    if opts.help or #pos == 0 then
+      io.stdout:write(RUN_USAGE)
       return
     end
-    return interpreter(argv, 2)
+    if opts.connect and opts.lab then
+      return usage_error("give --connect or --lab, not both")
+    end
+    local d = require("hilt.lab").defaults
+    d.connect, d.lab, d.token, d.logs = opts.connect, opts.lab, opts.token, opts.logs
+    local rest = { [0] = argv[0] }
+    for i, a in ipairs(pos) do rest[i] = a end
+    return interpreter(rest, 1)
+  end,
+  serve = function(argv)
+    return require("hilt.cli.serve")(argv)
+  end,
+  ls = function(argv)
+    return require("hilt.cli.ls")(argv)
+  end,
+  call = function(argv)
+    return require("hilt.cli.call")(argv)
+  end,
+  logs = function(argv)
+    return require("hilt.cli.logs")(argv)
   end,
   test = function(argv)
     local args = {}

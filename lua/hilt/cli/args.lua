@@ -1,0 +1,55 @@
+-- Command-line options for hilt's subcommands: "--name value",
+-- "--name=value" and flags, then positional arguments. An option that is
+-- not known, or lacks its value, is a usage error naming it.
+local M = {}
+
+--- parse(argv, first, spec) -> opts, positional | nil, message.
+--- spec: name -> "value" | "flag"; short aliases as spec.alias = {t = "token"}.
+--- Options stop at "--" or, when spec.stop_at_positional, at the first
+--- positional argument (the rest belongs to it, as for `hilt run`).
+function M.parse(argv, first, spec)
+  local opts, pos = {}, {}
+  local i = first
+  while argv[i] ~= nil do
+    local a = argv[i]
+    if a == "--" then
+      for j = i + 1, #argv do pos[#pos + 1] = argv[j] end
+      break
+    end
+    local name, value = a:match("^%-%-([%w-]+)=(.*)$")
+    if not name then
+      name = a:match("^%-%-([%w-]+)$") or (a:match("^%-(%a)$") and
+        (spec.alias and spec.alias[a:sub(2)] or a:sub(2)))
+    end
+    if name and a ~= "-" then
+      local kind = spec[name]
+      if kind == nil then
+        return nil, ("unknown option '%s'"):format(a)
+      elseif kind == "flag" then
+        if value ~= nil then
+          return nil, ("option '--%s' takes no value"):format(name)
+        end
+        opts[name] = true
+      else
+        if value == nil then
+          i = i + 1
+          value = argv[i]
+          if value == nil then
+            return nil, ("option '%s' needs a value"):format(a)
+          end
+        end
+        opts[name] = value
+      end
+    else
+      pos[#pos + 1] = a
+      if spec.stop_at_positional then
+        for j = i + 1, #argv do pos[#pos + 1] = argv[j] end
+        break
+      end
+    end
+    i = i + 1
+  end
+  return opts, pos
+end
+
+return M

@@ -1,0 +1,46 @@
+-- hilt logs ADDR: follows an exporter's log (calls, driver messages,
+-- errors) until Ctrl-C.
+local args = require("hilt.cli.args")
+local remote = require("hilt.cli.remote")
+
+local USAGE = [[
+usage: hilt logs ADDR [--backlog N] [--level LEVEL] [--token TOKEN]
+
+Prints the log of the exporter at ADDR as it is written, one record per
+line, until Ctrl-C or the exporter ends.
+
+Options:
+  --backlog N     first print up to N past records (default 20)
+  --level LEVEL   info (default), warn or error
+  --token TOKEN   the exporter's token (default $HILT_TOKEN)
+  -h, --help      show this help
+]]
+
+return function(argv)
+  local opts, pos = args.parse(argv, 2, { backlog = "value", level = "value",
+    token = "value", help = "flag", alias = { h = "help" } })
+  if not opts then
+    return remote.die("logs", remote.EXIT_USAGE, "%s\n%s", pos, USAGE)
+  end
+  if opts.help then
+    io.stdout:write(USAGE)
+    return
+  end
+  if #pos ~= 1 then
+    return remote.die("logs", remote.EXIT_USAGE, "one address expected\n%s", USAGE)
+  end
+  local lab = remote.connect("logs", pos[1], opts)
+  local ok, err = pcall(function()
+    for rec in lab:logs({ backlog = tonumber(opts.backlog) or 20, level = opts.level }) do
+      io.stdout:write(("%s %-5s %s: %s\n"):format(
+        os.date("!%Y-%m-%dT%H:%M:%S", math.floor(rec.time))
+          .. (".%03dZ"):format(math.floor(rec.time % 1 * 1000)),
+        rec.level:upper(), rec.source, rec.message))
+      io.stdout:flush()
+    end
+  end)
+  lab:close()
+  if not ok then
+    return remote.die("logs", remote.status(err), "%s", remote.describe(err))
+  end
+end
