@@ -87,20 +87,25 @@ end
 
 -- Shows the exporter's log on this process's stderr, for as long as the
 -- script runs: its own connection, which does not keep the process alive.
+-- Returns once the exporter has the subscription in place (or after a
+-- second), so the calls that follow are seen.
 function Session:show_logs(backlog)
+  local ready = hilt.queue()
+  local function follow()
+    local c = rpc.connect(self.addr, { token = self.opts.token })
+    self.log_conn = c
+    c:keep_alive("never")
+    for rec in c:stream("hilt.logs", { backlog = backlog }) do
+      if rec.message == "log stream started" and rec.level == "debug" then
+        ready:try_put(true)
+      else
+        log.at(rec.level, "exporter " .. (rec.source or ""), rec.message)
+      end
+    end
+  end
   local function show()
     while not self.closed do
-      local ok, err = pcall(function()
-        local c = self.addr and rpc.connect(self.addr, { token = self.opts.token })
-          or self.c
-        if self.addr then
-          self.log_conn = c
-          c:keep_alive("never")
-        end
-        for rec in c:stream("hilt.logs", { backlog = backlog }) do
-          log.at(rec.level, "exporter " .. (rec.source or ""), rec.message)
-        end
-      end)
+      local ok, err = pcall(follow)
       if not ok and not hcore.is_error(err, "unavailable") then
         if not hcore.is_error(err, "cancelled") then
           log.warn("exporter log stream ended: %s", tostring(err))
@@ -112,6 +117,7 @@ function Session:show_logs(backlog)
     end
   end
   self.log_task = hilt.spawn(show)
+  pcall(hilt.timeout, 1, ready.get, ready)
 end
 
 -- --- the generic client ------------------------------------------------------------------

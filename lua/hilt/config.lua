@@ -27,8 +27,22 @@ local function extend(path, ...)
   return p
 end
 
+-- The line of the field at keypath, or of the nearest enclosing one (a
+-- missing option is reported at its node).
+local function line_of(ctx, keypath)
+  local path = table.move(keypath, 1, #keypath, 1, {})
+  while ctx.fields and #path > 0 do
+    local line = luascan.find(ctx.fields, path)
+    if line then
+      return line
+    end
+    path[#path] = nil
+  end
+  return nil
+end
+
 local function fail(ctx, keypath, fmt, ...)
-  local line = ctx.fields and luascan.find(ctx.fields, keypath)
+  local line = line_of(ctx, keypath)
   local where = ctx.file and (ctx.file .. (line and (":" .. line) or "") .. ": ") or ""
   error(hcore.error("invalid_argument", where .. fmt:format(...)), 0)
 end

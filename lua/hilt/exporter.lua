@@ -73,7 +73,7 @@ local function outcome(exp, label, t0, ok, res)
     trace = "#" .. exp.seq
   end
   if ok then
-    log.at("info", "exporter", "call %s ok %.2f ms trace=%s", label, ms, trace)
+    log.at(exp.call_log, "exporter", "call %s ok %.2f ms trace=%s", label, ms, trace)
     return res
   end
   if exp.stopping and hcore.is_error(res, "cancelled") then
@@ -159,6 +159,10 @@ function Exporter:build_router()
     opts = type(opts) == "table" and opts or {}
     local sub <close> = self.log:subscribe(tonumber(opts.backlog) or 0,
       opts.level)
+    -- The first item says the subscription is in place, so a client can
+    -- wait for it before making the calls it wants to see logged.
+    stream:send({ time = hcore.time(), level = "debug", source = "exporter",
+      message = "log stream started" })
     while true do
       local rec, extra = sub:next()
       if rec == nil then
@@ -176,12 +180,13 @@ end
 -- --- lifecycle ----------------------------------------------------------------------
 
 --- new(root [, opts]) -> exporter for a built driver tree. opts.name
---- names it in the report and in messages.
+--- names it in the report and in messages; opts.call_log is the level
+--- successful calls are logged at (default "info"; failures are "warn").
 function M.new(root, opts)
   opts = opts or {}
   local self = setmetatable({
     root = root, name = opts.name or "hilt", inflight = {}, conns = {},
-    seq = 0, stopping = false, opened = {},
+    seq = 0, stopping = false, opened = {}, call_log = opts.call_log or "info",
   }, Exporter)
   self.nodes = walk(root)
   self.report = self:build_report()

@@ -42,7 +42,10 @@ function M.serve(what, opts)
     error("bad argument #1 to 'serve' (a driver, a tree table or a config "
       .. "file expected, got " .. type(what) .. ")", 2)
   end
-  local exp = exporter.new(root, { name = opts.name or name or "in-process" })
+  -- Calls in this process are logged at debug: the script's own output
+  -- says what it did, and HILT_LOG=debug shows them.
+  local exp = exporter.new(root, { name = opts.name or name or "in-process",
+    call_log = "debug" })
   exp:open()
   local a, b = rpc.pair(nil, exp.router)
   return client.over(a, function()

@@ -12,7 +12,7 @@
 --           one constructor, which Lua silently keeps the last of.
 --
 -- find(fields, path) -> line | nil: the line of the field whose path ends
--- with the longest tail of `path`.
+-- with `path`, or whose whole path is a tail of `path`.
 --
 -- It is a scanner, not a parser: it knows Lua's tokens (strings, long
 -- strings, comments) and brackets, which is all it needs.
@@ -182,6 +182,12 @@ function M.find(fields, path)
   local best, best_n = nil, 0
   for _, f in ipairs(fields) do
     local n = tail_match(f.path, path)
+    -- Only a whole match counts: all of `path` (the field sits deeper in
+    -- some table), or all of the field's own path (it was written in a
+    -- table of its own, `local power = {...}`, and used in the tree).
+    if n < #path and n < #f.path then
+      n = 0
+    end
     if n > best_n or (n == best_n and n > 0 and #f.path < #best.path) then
       best, best_n = f, n
     end
