@@ -259,3 +259,29 @@ string]], { x = 1 } },
     assert.are.same({ path = { "a" }, line = 3, first = 1 }, dups[1])
   end)
 end)
+
+describe("hilt.connect", function()
+  it("refuses a report that is not a driver tree, saying why", function()
+    local rpc = require("hilt.rpc")
+    local reports = {
+      { 42, "no nodes" },
+      { { nodes = { { uuid = 1, path = "", name = "" } } }, "uuid, path and name must be strings" },
+      { { nodes = { { uuid = "r", path = "", name = "" },
+                    { uuid = "c", path = "x", name = "x", parent = "nope" } } },
+        "node 2: its parent is not listed before it" },
+      { { nodes = { { uuid = "r", path = "", name = "", methods = { { name = "x y", kind = "call" } } } } },
+        "a method needs a name and a kind" },
+    }
+    local dir = os.tmpname()
+    os.remove(dir)
+    for _, case in ipairs(reports) do
+      local srv = rpc.serve("unix://" .. dir, { ["hilt.report"] = function() return case[1] end })
+      local ok, err = pcall(hilt.connect, "unix://" .. dir)
+      srv:close()
+      assert.is_false(ok)
+      assert.are.equal("protocol", err.code)
+      assert.matches(case[2], err.message, 1, true)
+      hilt.sleep(0.02)
+    end
+  end)
+end)

@@ -238,11 +238,51 @@ local function new_node(session, n)
   }, { __index = api, __tostring = node_tostring })
 end
 
+-- A report comes from the peer: check every field the tree is built from,
+-- so a broken or hostile exporter gets a clear error, not a Lua one.
+local function bad_report(why, i)
+  error(hcore.error("protocol", ("the peer's hilt.report is not a driver "
+    .. "tree report: %s%s"):format(i and ("node " .. i .. ": ") or "", why)), 0)
+end
+
+local function is_str(v)
+  return type(v) == "string"
+end
+
+local function check_node(n, i, seen)
+  if type(n) ~= "table" then
+    bad_report("not a table", i)
+  end
+  if not is_str(n.uuid) or not is_str(n.path) or not is_str(n.name) then
+    bad_report("uuid, path and name must be strings", i)
+  end
+  if i > 1 and not (is_str(n.parent) and seen[n.parent]) then
+    bad_report("its parent is not listed before it", i)
+  end
+  if type(n.methods or {}) ~= "table" or type(n.labels or {}) ~= "table"
+      or type(n.aliases or {}) ~= "table" then
+    bad_report("methods, labels and aliases must be tables", i)
+  end
+  for _, m in ipairs(n.methods or {}) do
+    if type(m) ~= "table" or not is_str(m.name) or not m.name:match("^[%a_][%w_]*$")
+        or (m.kind ~= "call" and m.kind ~= "generator" and m.kind ~= "stream") then
+      bad_report("a method needs a name and a kind (call, generator, stream)", i)
+    end
+  end
+  if i > 1 and not n.name:match("^[%a_][%w_]*$") then
+    bad_report(("'%s' is not a node name"):format(n.name), i)
+  end
+  seen[n.uuid] = true
+end
+
 local function check_report(report)
   if type(report) ~= "table" or type(report.nodes) ~= "table"
       or type(report.nodes[1]) ~= "table" then
-    error(hcore.error("protocol", "the peer's hilt.report is not a driver "
-      .. "tree report"), 0)
+    bad_report("no nodes")
+  end
+  local seen = {}
+  for i, n in ipairs(report.nodes) do
+    check_node(n, i, seen)
   end
 end
 
@@ -279,8 +319,13 @@ M.tree = tree
 function M.connect(addr, opts)
   opts = opts or {}
   local session = new_session(addr, opts)
-  local report = session:call("hilt.report")
-  local root = tree(session, report)
+  local ok, root = pcall(function()
+    return tree(session, session:call("hilt.report"))
+  end)
+  if not ok then
+    session:close()
+    error(root, 0)
+  end
   if opts.logs then
     session:show_logs(opts.logs == true and 0 or tonumber(opts.logs))
   end
