@@ -149,6 +149,11 @@ int hilt__stream_call(lua_State *L);
 /// conn:stream(id) -> stream: the stream of the incoming call id.
 int hilt__stream_of(lua_State *L);
 
+/// Pushes a new stream object for `op` on the connection at conn_idx. The
+/// callee's is made as its request arrives, so items, bytes and END the
+/// caller sends before the handler runs wait in it.
+void *hilt__stream_push(lua_State *L, conn_t *c, int conn_idx, rpc_op_t *op);
+
 /// A stream message for an op that has a stream.
 void hilt__stream_deliver(conn_t *c, rpc_op_t *op, const rpc_msg_t *m);
 

@@ -78,6 +78,7 @@ void hilt__handle_request(rpc_session_t *s, rpc_op_t *op, const rpc_msg_t *m)
     return;
   }
   lua_insert(L, -2);  // dispatch, conn
+  int conn_idx = lua_gettop(L);
   if (op != NULL) {
     lua_pushinteger(L, op->id);
   } else {
@@ -90,7 +91,11 @@ void hilt__handle_request(rpc_session_t *s, rpc_op_t *op, const rpc_msg_t *m)
   } else {
     lua_pushnil(L);
   }
-  lua_pushboolean(L, m->opts.stream);
+  if (op != NULL && m->opts.stream) {
+    hilt__stream_push(L, c, conn_idx, op);
+  } else {
+    lua_pushnil(L);
+  }
   hilt_task_spawn_at(L, 6, "rpc handler");
   if (op == NULL && m->opts.has_timeout) {
     hilt__deadline_start_task(c, m->opts.timeout);

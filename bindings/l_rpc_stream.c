@@ -297,8 +297,7 @@ static int l_tostring(lua_State *L)
 // --- making streams -----------------------------------------------------------------
 
 // Pushes a stream for op, anchoring the connection at conn_idx.
-static stream_t *push_stream(lua_State *L, conn_t *c, int conn_idx,
-                             rpc_op_t *op)
+void *hilt__stream_push(lua_State *L, conn_t *c, int conn_idx, rpc_op_t *op)
 {
   stream_t *st = lua_newuserdatauv(L, sizeof *st, 1);
   memset(st, 0, sizeof *st);
@@ -325,7 +324,7 @@ int hilt__stream_call(lua_State *L)
                 "a streaming call needs a response (sub full or done)");
   o.stream = 1;
   rpc_op_t *op = hilt__conn_send_call(L, c, &o);
-  stream_t *st = push_stream(L, c, 1, op);
+  stream_t *st = hilt__stream_push(L, c, 1, op);
   st->start = uv_now(hilt_sched_loop());
   if (o.has_credit && o.credit > 0) {
     st->window = o.credit;
@@ -349,7 +348,7 @@ int hilt__stream_of(lua_State *L)
   if (op->stream != NULL) {
     return luaL_error(L, "call %d already has its stream", (int)id);
   }
-  push_stream(L, c, 1, op);
+  hilt__stream_push(L, c, 1, op);
   return 1;
 }
 

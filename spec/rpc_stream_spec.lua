@@ -255,4 +255,35 @@ describe("hilt.rpc streams", function()
     assert.are.equal("unavailable", err.code)
     a:close()
   end)
+
+  it("keep what the caller sends before the handler runs", function()
+    local a, b = rpc.pair(nil, {
+      upper = rpc.streaming(function(s)
+        local parts = {}
+        for d in function() return s:read() end do parts[#parts + 1] = d end
+        return table.concat(parts):upper()
+      end),
+      total = rpc.streaming(function(s)
+        local sum = 0
+        for v in s do sum = sum + v end
+        return sum
+      end),
+    })
+    -- Everything goes out in the same pass as the request itself.
+    local s = a:stream("upper")
+    s:write("early ")
+    s:write("bytes")
+    s:close_write()
+    assert.are.equal("EARLY BYTES", hilt.timeout(5, s.result, s))
+    s = a:stream("total")
+    for i = 1, 10 do s:send(i) end
+    s:close_write()
+    assert.are.equal(55, hilt.timeout(5, s.result, s))
+    -- And a bare END, with nothing before it.
+    s = a:stream("upper")
+    s:close_write()
+    assert.are.equal("", hilt.timeout(5, s.result, s))
+    a:close()
+    b:close()
+  end)
 end)

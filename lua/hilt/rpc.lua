@@ -149,12 +149,14 @@ local function apply_stream(fn, stream, raw, params)
 end
 
 local function dispatcher(router, conn)
+  -- `streaming` is the call's stream when the caller opened one: made as
+  -- the request arrived, so nothing sent before this runs is lost.
   return function(raw, id, method, params, trace, streaming)
     local fn, why = router:resolve(method)
     local code, stream = "not_found", nil
     if fn and getmetatable(fn) == Streaming then
       if id and streaming then
-        stream = raw:stream(id)
+        stream = streaming
       else
         code = "invalid_argument"
         fn, why = nil, ("'%s' streams: call it with conn:stream"):format(method)

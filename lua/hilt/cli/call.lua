@@ -39,6 +39,22 @@ local function show(v)
   io.stdout:flush()
 end
 
+-- stdin and stdout as one byte stream. The loop can watch pipes, sockets
+-- and terminals; a regular file or /dev/null cannot be watched, so then
+-- both are read and written directly (they never block for long).
+local function stdio_stream()
+  local ok, s = pcall(function() return require("hilt.net").stdio() end)
+  if ok then
+    return s
+  end
+  return {
+    read = function() return io.stdin:read(65536) end,
+    write = function(_, data) io.stdout:write(data) end,
+    shutdown = function() io.stdout:flush() end,
+    close = function() io.stdout:flush() end,
+  }
+end
+
 local function run_call(node, member, call_opts, params)
   if member.kind == "call" then
     show(node:call_with(call_opts, member.name, table.unpack(params, 1, params.n)))
@@ -50,7 +66,7 @@ local function run_call(node, member, call_opts, params)
     end
   else
     local s = node:stream_with(call_opts, member.name, table.unpack(params, 1, params.n))
-    local stdio = require("hilt.net").stdio()
+    local stdio = stdio_stream()
     pump.bridge(stdio, s, 0.5)
     stdio:close()
   end
