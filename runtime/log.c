@@ -61,15 +61,64 @@ int hilt_log_enabled(hilt_log_level_t level)
   return level >= log_level && level < HILT_LOG_OFF;
 }
 
-// Formats "2026-11-21T15:04:05.123Z" (UTC) into buf.
+// Formats "2026-11-21T15:04:05.123Z" (UTC) into buf. The part up to the
+// seconds changes once a second and is kept: gmtime and strftime cost more
+// than the rest of a line.
 static void format_time(char *buf, size_t size)
 {
+  static time_t cached_sec = -1;
+  static char cached[32];
+  static size_t cached_len;
   struct timeval tv;
-  struct tm tm;
   gettimeofday(&tv, NULL);
-  gmtime_r(&tv.tv_sec, &tm);
-  size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(buf + n, size - n, ".%03dZ", (int)(tv.tv_usec / 1000));
+  if (tv.tv_sec != cached_sec) {
+    struct tm tm;
+    gmtime_r(&tv.tv_sec, &tm);
+    cached_len = strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+    cached_sec = tv.tv_sec;
+  }
+  snprintf(buf, size, "%.*s.%03dZ", (int)cached_len, cached,
+           (int)(tv.tv_usec / 1000));
+}
+
+// Lines below WARN wait here while batching is on, and leave in one write
+// when the owner of the loop flushes (before the loop sleeps, as Redis
+// writes before it sleeps): a busy exporter logging every call then pays
+// one system call per loop pass, not one per line. WARN and ERROR lines go
+// at once, after what waits, so the order is kept.
+#define LOG_BATCH_MAX (64 * 1024)
+static char batch[LOG_BATCH_MAX];
+static size_t batch_len;
+static int batching;
+
+void hilt_log_batch(int on)
+{
+  hilt_log_flush();
+  batching = on;
+}
+
+void hilt_log_flush(void)
+{
+  if (batch_len > 0) {
+    fwrite(batch, 1, batch_len, stderr);
+    fflush(stderr);
+    batch_len = 0;
+  }
+}
+
+static void put_line(hilt_log_level_t level, const char *line, size_t n)
+{
+  if (batching && level < HILT_LOG_WARN && n <= LOG_BATCH_MAX) {
+    if (batch_len + n > LOG_BATCH_MAX) {
+      hilt_log_flush();
+    }
+    memcpy(batch + batch_len, line, n);
+    batch_len += n;
+    return;
+  }
+  hilt_log_flush();
+  fwrite(line, 1, n, stderr);
+  fflush(stderr);
 }
 
 void hilt_log_write(hilt_log_level_t level, const char *source,
@@ -90,8 +139,7 @@ void hilt_log_write(hilt_log_level_t level, const char *source,
   }
   int n = snprintf(line, size, "%s %s %s%s%s\n", stamp, tags[level],
                    source ? source : "", source ? ": " : "", msg);
-  fwrite(line, 1, (size_t)n, stderr);
-  fflush(stderr);
+  put_line(level, line, (size_t)n);
   if (line != small) {
     free(line);
   }

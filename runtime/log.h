@@ -35,6 +35,13 @@ void hilt_log(hilt_log_level_t level, const char *source, const char *fmt, ...)
 void hilt_logv(hilt_log_level_t level, const char *source, const char *fmt,
                va_list ap);
 
+/// Batching (off at first): while on, lines below WARN are kept in a
+/// 64 KiB buffer until hilt_log_flush() (or a WARN or ERROR line, or a
+/// full buffer) writes them in one go. The owner of the event loop turns
+/// it on and flushes before the loop waits for I/O and at exit.
+void hilt_log_batch(int on);
+void hilt_log_flush(void);
+
 /// Writes `msg` as is (it may hold newlines, e.g. a traceback).
 void hilt_log_write(hilt_log_level_t level, const char *source,
                     const char *msg);

@@ -69,33 +69,6 @@ for transport in "${transports[@]}"; do
   done
 done
 
-# rate_ratio A B TRANSPORT MODE [TARGET]: "rpc A/B ...: R" from the medians,
-# and whether R meets TARGET if one is given.
-rate_ratio() {
-  local a b r line
-  a=$(median "$1 $3 $4 calls_per_sec")
-  b=$(median "$2 $3 $4 calls_per_sec")
-  if [ -z "$a" ] || [ -z "$b" ]; then return; fi
-  line="rpc $1/$2 $3 $4: $(ratio "$a" "$b")"
-  if [ -n "${5:-}" ]; then
-    r=$(awk -v a="$a" -v b="$b" 'BEGIN { print a / b }')
-    line+=" (target >= ${5}x: $(verdict "$r" ">=" "$5"))"
-  fi
-  # The two ran back to back in each round, so a ratio per round cancels
-  # the machine's slow spells better than the ratio of medians.
-  local per
-  per=$(awk -v a="${samples["$1 $3 $4 calls_per_sec"]:-}" \
-            -v b="${samples["$2 $3 $4 calls_per_sec"]:-}" 'BEGIN {
-    n = split(a, x, " "); m = split(b, y, " ")
-    if (n == 0 || n != m) exit
-    for (i = 1; i <= n; i++) { r[i] = x[i] / y[i]; all = all sprintf(" %.2f", r[i]) }
-    for (i = 2; i <= n; i++) for (j = i; j > 1 && r[j - 1] > r[j]; j--) { t = r[j]; r[j] = r[j - 1]; r[j - 1] = t }
-    printf "%.2fx (rounds:%s)", n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2, all
-  }')
-  [ -n "$per" ] && line+="; median of per-round ratios $per"
-  echo "$line"
-}
-
 for transport in "${transports[@]}"; do
   for mode in "${modes[@]}"; do
     for name in "${names[@]}"; do

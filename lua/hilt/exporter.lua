@@ -66,16 +66,25 @@ local now, current = hcore.now, hcore.current
 local on_error = rpc.error_handler
 
 local function outcome(exp, label, t0, ok, res)
-  local ms = (now() - t0) * 1000
   local trace = rpc.trace()
   if not trace then
     exp.seq = exp.seq + 1
-    trace = "#" .. exp.seq
   end
   if ok then
-    log.at(exp.call_log, "exporter", "call %s ok %.2f ms trace=%s", label, ms, trace)
+    -- The line is most of what a call costs the exporter: make it only
+    -- when stderr or a sink (the exporter's own log, at info) takes it.
+    if log.wanted(exp.call_log) then
+      local ms = (now() - t0) * 1000
+      if trace then
+        log.at(exp.call_log, "exporter", "call %s ok %.2f ms trace=%s", label, ms, trace)
+      else
+        log.at(exp.call_log, "exporter", "call %s ok %.2f ms trace=#%d", label, ms, exp.seq)
+      end
+    end
     return res
   end
+  local ms = (now() - t0) * 1000
+  trace = trace or ("#" .. exp.seq)
   if exp.stopping and hcore.is_error(res, "cancelled") then
     res = hcore.error("unavailable", ("exporter %s is shutting down (%s)")
       :format(exp.name, exp.stopping))

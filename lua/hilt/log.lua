@@ -34,24 +34,32 @@ end
 local sinks = {}
 local RANK = { debug = 0, info = 1, warn = 2, error = 3, off = 4 }
 
+-- The ranks of stderr's level and of the lowest level anything takes,
+-- kept by level(), add_sink and remove_sink (the only ways they change),
+-- so that a message nobody takes costs one comparison.
+local stderr_rank = RANK[core.log_level()]
+local floor_rank
+
+local function update_floor()
+  floor_rank = stderr_rank
+  for i = 1, #sinks do
+    floor_rank = math.min(floor_rank, sinks[i].rank)
+  end
+end
+update_floor()
+
 local function wanted(level)
-  if core.log_enabled(level) then
-    return true
-  end
-  for _, s in ipairs(sinks) do
-    if RANK[level] >= s.rank then
-      return true
-    end
-  end
-  return false
+  return RANK[level] >= floor_rank
 end
 
 local function emit(level, src, msg)
-  if core.log_enabled(level) then
+  local rank = RANK[level]
+  if rank >= stderr_rank then
     core.log(level, msg, src)
   end
-  for _, s in ipairs(sinks) do
-    if RANK[level] >= s.rank then
+  for i = 1, #sinks do
+    local s = sinks[i]
+    if rank >= s.rank then
       s.fn(level, msg, src)
     end
   end
@@ -81,6 +89,7 @@ end
 --- message at `level` (default "debug") or above. It must not yield.
 function M.add_sink(fn, level)
   sinks[#sinks + 1] = { fn = fn, rank = RANK[level or "debug"] }
+  update_floor()
   return fn
 end
 
@@ -89,16 +98,31 @@ function M.remove_sink(fn)
   for i, s in ipairs(sinks) do
     if s.fn == fn then
       table.remove(sinks, i)
+      update_floor()
       return
     end
   end
 end
 
 --- level([new]) -> the current level name; sets it when given.
-M.level = core.log_level
+function M.level(new)
+  -- Called through a local named `level`, so that a bad name's error
+  -- says "bad argument #1 to 'level'", as before.
+  local level = core.log_level
+  local old = level(new)
+  if new ~= nil then
+    stderr_rank = RANK[core.log_level()]
+    update_floor()
+  end
+  return old
+end
 
 --- enabled(level) -> whether a message at level would be written.
 M.enabled = core.log_enabled
+
+--- wanted(level) -> whether a message at level would go anywhere: to
+--- stderr or to a sink.
+M.wanted = wanted
 
 return setmetatable(M, {
   -- hilt.log("message") logs at info.
