@@ -139,8 +139,8 @@ int hilt__stream_until_step(lua_State *L, stream_t *st)
     return 1;
   }
   if (n >= max) {
-    hilt_error_push(L, "failed", "read_until: no separator within %zu bytes",
-                    max);
+    hilt_error_push(L, "failed", "read_until: no separator within %I bytes",
+                    (lua_Integer)max);
     return lua_error(L);
   }
   if (st->ring_count > 0) {

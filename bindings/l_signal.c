@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bind.h"
+#include "proc.h"
 #include "task.h"
 
 #define SIGNAL_MT "hilt.Signal"
@@ -18,26 +19,17 @@ typedef struct {
   int self_ref;         // anchors the userdata while watching
 } watcher_t;
 
-static const struct {
-  const char *name;
-  int signum;
-} signals[] = {
-  {"term", SIGTERM}, {"int", SIGINT},   {"hup", SIGHUP},
-  {"usr1", SIGUSR1}, {"usr2", SIGUSR2}, {"quit", SIGQUIT},
-  {"winch", SIGWINCH}, {NULL, 0},
-};
-
+// Signal names are those of child processes (runtime/proc_signal.c):
+// "term", "TERM" and "SIGTERM" all work.
 static int check_signum(lua_State *L, int idx)
 {
   const char *name = luaL_checkstring(L, idx);
-  const char *bare = strncmp(name, "SIG", 3) == 0 ? name + 3 : name;
-  for (int i = 0; signals[i].name != NULL; i++) {
-    if (strcasecmp(bare, signals[i].name) == 0) {
-      return signals[i].signum;
-    }
+  int signum = proc_signal_parse(name);
+  if (signum == 0) {
+    return luaL_argerror(L, idx, lua_pushfstring(L, "unknown signal '%s' "
+                         "(term, int, hup, usr1, usr2, ...)", name));
   }
-  return luaL_argerror(L, idx, lua_pushfstring(L, "unknown signal '%s' (term, "
-                       "int, hup, usr1, usr2, quit, winch)", name));
+  return signum;
 }
 
 static void close_cb(uv_handle_t *handle)

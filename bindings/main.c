@@ -17,6 +17,14 @@
 #include "task.h"
 
 static uv_signal_t sigint_handle;
+static uv_prepare_t log_flush_handle;
+
+// Runs each time the loop is about to wait for I/O: the log lines batched
+// during the pass go out now, in one write.
+static void log_flush_cb(uv_prepare_t *handle)
+{
+  hilt_log_flush();
+}
 static int sigint_count;
 
 static void sigint_cb(uv_signal_t *handle, int signum)
@@ -53,6 +61,10 @@ static int pmain(lua_State *L)
   lua_setfield(L, -2, "hilt.msgpack");
   lua_pushcfunction(L, luaopen_hilt_rpc_core);
   lua_setfield(L, -2, "hilt.rpc.core");
+  lua_pushcfunction(L, luaopen_hilt_net_core);
+  lua_setfield(L, -2, "hilt.net.core");
+  lua_pushcfunction(L, luaopen_hilt_process_core);
+  lua_setfield(L, -2, "hilt.process.core");
   lua_pop(L, 1);
   const char *tried = NULL;
   if (hilt__libpath_setup(L, &tried) == NULL) {
@@ -135,6 +147,7 @@ static void close_walk_cb(uv_handle_t *handle, void *arg)
 static void teardown(lua_State *L, uv_loop_t *loop)
 {
   fflush(stdout);
+  hilt_log_batch(0);
   lua_close(L);
   uv_walk(loop, close_walk_cb, NULL);
   uv_run(loop, UV_RUN_DEFAULT);
@@ -158,6 +171,10 @@ int main(int argc, char **argv)
   uv_signal_init(loop, &sigint_handle);
   uv_signal_start(&sigint_handle, sigint_cb, SIGINT);
   uv_unref((uv_handle_t *)&sigint_handle);
+  uv_prepare_init(loop, &log_flush_handle);
+  uv_prepare_start(&log_flush_handle, log_flush_cb);
+  uv_unref((uv_handle_t *)&log_flush_handle);
+  hilt_log_batch(1);
 
   lua_pushcfunction(L, pmain);
   lua_pushinteger(L, argc);

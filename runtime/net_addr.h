@@ -36,8 +36,8 @@ typedef struct {
   // TCP: a name, an IPv4 literal or an IPv6 literal without brackets
   // (with its "%zone" if any); "" for every interface.
   char host[NET_ADDR_HOST_MAX];
-  // TCP: 1..65535 from the parser. net_listen also takes 0 (any free
-  // port, see net_listener_addr).
+  // TCP: 0..65535 from the parser. 0 is for net_listen (any free port,
+  // see net_listener_addr); net_connect refuses it.
   int port;
   // UNIX: the path as written, absolute or relative to the working
   // directory.
@@ -46,7 +46,7 @@ typedef struct {
 
 /// Parses `s` into *a. Returns 0, or UV_EINVAL with a one-line message in
 /// err[0..errlen) that quotes the input and says what is wrong, e.g.
-/// "bad address 'tcp://x:99999': port must be 1..65535". err may be NULL;
+/// "bad address 'tcp://x:99999': port must be 0..65535". err may be NULL;
 /// the message is truncated to fit and always NUL-terminated. *a is
 /// cleared first, so it is all zero after a failure.
 int net_addr_parse(net_addr_t *a, const char *s, char *err, size_t errlen);

@@ -1,5 +1,6 @@
-// The process's stdin and stdout as one byte stream, and pairs of
-// connected streams in one process (see net_stream.h).
+// The process's stdin and stdout as one byte stream, streams on a
+// descriptor given to us, and pairs of connected streams in one process
+// (see net_stream.h).
 #include "net_stream_int.h"
 
 #include <errno.h>
@@ -102,19 +103,22 @@ int net_stream_stdio(uv_loop_t *loop, const net_stream_cb_t *cb, void *data,
   return 0;
 }
 
-// One end of a pair: a stream on `fd`, which it owns on success only.
-static int pair_end(uv_loop_t *loop, const net_stream_cb_t *cb, void *data,
-                    int fd, net_stream_t **out)
+int net_stream_open_fd(uv_loop_t *loop, int fd, const net_stream_cb_t *cb,
+                      void *data, net_stream_t **out, char *err,
+                      size_t errlen)
 {
+  *out = NULL;
   net_stream_t *s = net__stream_new(loop, cb, data);
   if (s == NULL) {
-    return UV_ENOMEM;
+    return net__fail(err, errlen, UV_ENOMEM, "cannot open fd %d: %s", fd,
+                     uv_strerror(UV_ENOMEM));
   }
   s->in = s->out = net__handle_new(s, UV_NAMED_PIPE);
   int rc = s->in != NULL ? uv_pipe_open(&s->in->pipe, fd) : UV_ENOMEM;
   if (rc != 0) {
     net__stream_abandon(s);
-    return rc;
+    return net__fail(err, errlen, rc, "cannot open fd %d: %s", fd,
+                     uv_strerror(rc));
   }
   *out = s;
   return 0;
@@ -129,13 +133,13 @@ int net_stream_pair(uv_loop_t *loop, const net_stream_cb_t *cb_a,
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
     return uv_translate_sys_error(errno);
   }
-  int rc = pair_end(loop, cb_a, data_a, fds[0], a);
+  int rc = net_stream_open_fd(loop, fds[0], cb_a, data_a, a, NULL, 0);
   if (rc != 0) {
     close(fds[0]);
     close(fds[1]);
     return rc;
   }
-  rc = pair_end(loop, cb_b, data_b, fds[1], b);
+  rc = net_stream_open_fd(loop, fds[1], cb_b, data_b, b, NULL, 0);
   if (rc != 0) {
     close(fds[1]);
     net__stream_abandon(*a);

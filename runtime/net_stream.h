@@ -115,6 +115,19 @@ int net_connect(uv_loop_t *loop, const net_addr_t *addr,
 int net_stream_stdio(uv_loop_t *loop, const net_stream_cb_t *cb, void *data,
                      net_stream_t **out, char *err, size_t errlen);
 
+/// Adopts `fd`, a connected socket or a pipe that this process made (one
+/// end of a socketpair given to a child process, say), as a stream: it is
+/// made non-blocking and opened as a libuv pipe. On success the stream owns
+/// fd and closes it; on failure fd is left to the caller. A pipe that goes
+/// one way only fails the other way (writing to a read end ends the
+/// stream), and shutting one down fails: use a socket where the peer must
+/// see EOF while this side still reads. Copies *cb (cb may be NULL).
+/// Returns 0, or a negative libuv code with a message in err[0..errlen)
+/// (err may be NULL) and *out NULL.
+int net_stream_open_fd(uv_loop_t *loop, int fd, const net_stream_cb_t *cb,
+                       void *data, net_stream_t **out, char *err,
+                       size_t errlen);
+
 /// Two streams connected to each other in this process: the two ends of a
 /// socketpair(AF_UNIX, SOCK_STREAM), each opened as a libuv pipe, so they
 /// behave exactly as a unix socket connection does. Copies *cb_a and

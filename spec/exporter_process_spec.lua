@@ -68,13 +68,7 @@ local function read_file(path)
   return s
 end
 
-local function read_all(s)
-  local parts = {}
-  for data in function() return s:read() end do
-    parts[#parts + 1] = data
-  end
-  return table.concat(parts)
-end
+local read_all = require("spec.support.bytes").read_all
 
 -- An echo service in this process for net.tcp to reach.
 local function echo_service()

@@ -142,4 +142,37 @@ describe("hilt.log", function()
     local r = logs(nil, "require('hilt').log('a', 1, true)")
     assert.matches("INFO  %(command line%):1: a 1 true\n", r.err)
   end)
+
+  it("keeps the order of batched and immediate lines", function()
+    local code = "local h = require('hilt') h.log.info('1') h.log.warn('2') "
+      .. "h.log.info('3') h.sleep(0.01) h.log.info('4') h.log.error('5') h.log.info('6')"
+    local r = logs(nil, code)
+    local seen = {}
+    for n in r.err:gmatch(": (%d)\n") do seen[#seen + 1] = n end
+    assert.are.equal("123456", table.concat(seen))
+  end)
+
+  it("feeds sinks at their own level, whatever stderr's", function()
+    local log = require("hilt").log
+    local old = log.level("error")
+    local got = {}
+    local sink = log.add_sink(function(level, msg, src)
+      got[#got + 1] = level .. " " .. src .. " " .. msg
+    end, "info")
+    log.debug("not this")
+    log.info("volts %.1f", 5)
+    log.at("warn", "dut.power", "over %d A", 2)
+    assert.is_true(log.wanted("info"))
+    assert.is_false(log.wanted("debug"))
+    log.remove_sink(sink)
+    assert.is_false(log.wanted("warn"))
+    log.level("debug")
+    assert.is_true(log.wanted("debug"))
+    log.level(old)
+    assert.are.equal(2, #got)
+    assert.matches("^info spec/interp_spec.lua:%d+ volts 5.0$", got[1])
+    assert.are.equal("warn dut.power over 2 A", got[2])
+    assert.has_error(function() log.at("loud", "x", "y") end,
+      "bad argument #1 to 'at' (unknown log level 'loud')")
+  end)
 end)

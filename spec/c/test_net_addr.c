@@ -82,7 +82,7 @@ static void test_errors(void)
   CHECK(is_tcp("127.0.0.1:0", "127.0.0.1", 0));
   CHECK(fails_with("x:123456789012345678901",
                    "bad address 'x:123456789012345678901': port must be "
-                   "1..65535"));
+                   "0..65535"));
   CHECK(fails_with("x:http", "bad address 'x:http': port 'http' is not a "
                              "number"));
   CHECK(fails_with("x:-1", "bad address 'x:-1': port '-1' is not a number"));
