@@ -9,6 +9,7 @@ void hilt__task_lib(lua_State *L);
 void hilt__timer_lib(lua_State *L);
 void hilt__log_lib(lua_State *L);
 void hilt__signal_lib(lua_State *L);
+void hilt__tty_lib(lua_State *L);
 
 /// Counts timers that are started and not stopped, for leak checks.
 int hilt__timer_active_count(void);

@@ -29,6 +29,8 @@ Commands:
   ls ADDR                 show an exporter's driver tree
   call ADDR PATH [ARGS]   call one method: hilt call ADDR dut.power.on
   logs ADDR               follow an exporter's log
+  console ADDR PATH       attach this terminal to a remote console
+  serial list             list the serial ports of this machine
   test [busted args]      run busted specs inside the runtime (hilt test --help)
   version                 show version information
   help                    show this help
@@ -265,6 +267,12 @@ local commands = {
   end,
   logs = function(argv)
     return require("hilt.cli.logs")(argv)
+  end,
+  console = function(argv)
+    return require("hilt.cli.console")(argv)
+  end,
+  serial = function(argv)
+    return require("hilt.cli.serial")(argv)
   end,
   test = function(argv)
     local args = {}
