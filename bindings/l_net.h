@@ -27,6 +27,11 @@ typedef struct {
   int shut;              // shutdown() was called
   int paused;            // reading stopped: the buffer is full
   int kept;              // the handles keep the loop alive
+  int device;            // a device (a serial port): its end is an error,
+                         // and its errors read "device gone (...)"
+  int hold_fd;           // a descriptor closed with the stream, or -1
+  int no_linger;         // closing drops what is queued (a pty's master:
+                         // closing it unplugs the device)
   hilt_task_t *reader;   // the task waiting in read or read_until
   hilt_task_t *writer;   // the task waiting for the queue to drain
   hilt_task_t *connecting;
@@ -50,6 +55,10 @@ void hilt__net_stream_attach(lstream_t *ls, net_stream_t *s);
 /// writer or a connecting task an error. Idempotent.
 void hilt__net_stream_close(lstream_t *ls);
 
+/// Drops the bytes that arrived and were not read (a serial port's
+/// flush of its input).
+void hilt__net_stream_discard(lstream_t *ls);
+
 /// Keeps the loop alive exactly while a task waits on the stream; call
 /// after a waiter comes or goes.
 void hilt__net_stream_update_ref(lstream_t *ls);
@@ -61,7 +70,8 @@ void hilt__net_linger(net_stream_t *s);
 /// Makes sure the lingering streams are closed when the Lua state is.
 void hilt__net_linger_open(lua_State *L);
 
-/// Raises a hilt.Error `code` with the message "<name>: <libuv reason>".
+/// Raises a hilt.Error `code` with the message "<name>: <libuv reason>";
+/// for a device, "<name>: device gone (<reason>)" ("hung up" for an EOF).
 int hilt__net_raise(lua_State *L, const char *code, const lstream_t *ls,
                     int status);
 

@@ -12,10 +12,14 @@
 // A stream's handles keep the loop alive only while a task waits on it:
 // a script that is done with a stream it did not close still ends. Closing
 // never drops what was written: a closed stream lingers until its queue
-// is sent (l_net_linger.c).
+// is sent (l_net_linger.c), unless it is a pty's master (no_linger).
+//
+// A serial port's stream (l_serial.c) is a device: a serial line has no
+// EOF, so its end is an error, and its errors read "device gone (...)".
 #define _GNU_SOURCE  // memmem
 #include <lauxlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "errors.h"
 #include "l_net.h"
@@ -46,7 +50,12 @@ static size_t queued_in(const lstream_t *ls)
 int hilt__net_raise(lua_State *L, const char *code, const lstream_t *ls,
                     int status)
 {
-  hilt_error_push(L, code, "%s: %s", ls->name, uv_strerror(status));
+  if (ls->device && status != UV_ENOMEM) {
+    hilt_error_push(L, code, "%s: device gone (%s)", ls->name,
+                    status == UV_EOF ? "hung up" : uv_strerror(status));
+  } else {
+    hilt_error_push(L, code, "%s: %s", ls->name, uv_strerror(status));
+  }
   return lua_error(L);
 }
 
@@ -118,10 +127,10 @@ static void on_read(net_stream_t *s, const char *p, size_t n, void *data)
 static void on_end(net_stream_t *s, int status, void *data)
 {
   lstream_t *ls = data;
-  if (status == 0) {
+  if (status == 0 && !ls->device) {
     ls->eof = 1;
   } else if (ls->err == 0) {
-    ls->err = status;
+    ls->err = status == 0 ? UV_EOF : status;  // a device hung up
   }
   wake(ls, &ls->reader);
   wake(ls, &ls->writer);
@@ -142,6 +151,7 @@ lstream_t *hilt__net_stream_new(lua_State *L, const char *name)
 {
   lstream_t *ls = lua_newuserdatauv(L, sizeof *ls, 0);
   memset(ls, 0, sizeof *ls);
+  ls->hold_fd = -1;
   mpk_buf_init(&ls->in);
   snprintf(ls->name, sizeof ls->name, "%s", name);
   luaL_setmetatable(L, NET_STREAM_MT);
@@ -163,7 +173,8 @@ static void release(lstream_t *ls)
 {
   net_stream_t *s = ls->s;
   ls->s = NULL;
-  if (s != NULL && ls->err == 0 && net_stream_write_queued(s) > 0) {
+  if (s != NULL && ls->err == 0 && !ls->no_linger &&
+      net_stream_write_queued(s) > 0) {
     hilt__net_linger(s);
   } else if (s != NULL) {
     net_stream_set_cb(s, NULL, NULL);
@@ -171,6 +182,10 @@ static void release(lstream_t *ls)
   }
   mpk_buf_free(&ls->in);
   ls->in_off = 0;
+  if (ls->hold_fd >= 0) {
+    close(ls->hold_fd);
+    ls->hold_fd = -1;
+  }
 }
 
 void hilt__net_stream_close(lstream_t *ls)
@@ -183,6 +198,13 @@ void hilt__net_stream_close(lstream_t *ls)
   wake(ls, &ls->reader);
   wake(ls, &ls->writer);
   wake(ls, &ls->connecting);
+}
+
+void hilt__net_stream_discard(lstream_t *ls)
+{
+  mpk_buf_reset(&ls->in);
+  ls->in_off = 0;
+  flow(ls);
 }
 
 // --- waiting ------------------------------------------------------------------------
@@ -319,7 +341,7 @@ static int until_step(lua_State *L, lstream_t *ls)
                     (lua_Integer)max);
     return lua_error(L);
   }
-  if (n > 0 && (ls->closed || ls->eof || ls->err != 0)) {
+  if (n > 0 && (ls->closed || ls->eof || (ls->err != 0 && !ls->device))) {
     take(L, ls, n);  // the rest, without a separator
     return 1;
   }

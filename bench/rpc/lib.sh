@@ -216,11 +216,12 @@ verdict() {
 }
 
 # rate_ratio A B TRANSPORT MODE [TARGET]: "$BENCH_NAME A/B ...: R" from the medians,
-# and whether R meets TARGET if one is given.
+# and whether R meets TARGET if one is given. The rates are the key
+# $RATE_KEY (default calls_per_sec).
 rate_ratio() {
-  local a b r line
-  a=$(median "$1 $3 $4 calls_per_sec")
-  b=$(median "$2 $3 $4 calls_per_sec")
+  local a b r line key=${RATE_KEY:-calls_per_sec}
+  a=$(median "$1 $3 $4 $key")
+  b=$(median "$2 $3 $4 $key")
   if [ -z "$a" ] || [ -z "$b" ]; then return; fi
   line="${BENCH_NAME:-rpc} $1/$2 $3 $4: $(ratio "$a" "$b")"
   if [ -n "${5:-}" ]; then
@@ -230,8 +231,8 @@ rate_ratio() {
   # The two ran back to back in each round, so a ratio per round cancels
   # the machine's slow spells better than the ratio of medians.
   local per
-  per=$(awk -v a="${samples["$1 $3 $4 calls_per_sec"]:-}" \
-            -v b="${samples["$2 $3 $4 calls_per_sec"]:-}" 'BEGIN {
+  per=$(awk -v a="${samples["$1 $3 $4 $key"]:-}" \
+            -v b="${samples["$2 $3 $4 $key"]:-}" 'BEGIN {
     n = split(a, x, " "); m = split(b, y, " ")
     if (n == 0 || n != m) exit
     for (i = 1; i <= n; i++) { r[i] = x[i] / y[i]; all = all sprintf(" %.2f", r[i]) }
