@@ -17,6 +17,7 @@ return {
       children = {
         power = { type = "power.sim", voltage = 5.1, current = 0.42,
                   switch_time = 0.05 },
+        console = { type = "console.sim", description = "The board's serial console" },
         ssh = { type = "net.tcp", port = 22,
                 description = "SSH of the exporter's machine, if it runs sshd" },
       },

@@ -1,6 +1,6 @@
 #!/usr/bin/env hilt
--- A smoke test for a board: power it, check its supply, run a command on
--- the exporter's machine, cycle the power. The same script runs against
+-- A smoke test for a board: power it, check its supply, log in on its
+-- console, run a command on the exporter's machine, cycle the power. The same script runs against
 -- the lab served in this process or an exporter elsewhere:
 --
 --   hilt run --lab examples/lab.lua examples/smoke_test.lua
@@ -43,6 +43,15 @@ end)
 step("current drawn 0.2 .. 1 A", function()
   local r = board.power:measure()
   assert(r.current > 0.2 and r.current < 1, ("%.3f A"):format(r.current))
+end)
+
+step("console: log in, run a command", function()
+  local con = board.console:console({ timeout = 5, backlog = 256 })
+  con:login({ user = "root", prompt = "# $" })
+  local out, code = con:run("uname")
+  assert(code == 0, "uname exited " .. tostring(code))
+  assert(out:match("^Linux sim"), "the board said " .. out)
+  con:close()
 end)
 
 step("exporter runs Linux", function()

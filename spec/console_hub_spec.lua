@@ -5,7 +5,7 @@
 local hilt = require("hilt")
 local net = require("hilt.net")
 local process = require("hilt.process")
-local device_sim = require("spec.support.device_sim")
+local device_sim = require("hilt.sim.board")
 local exporter = require("spec.support.exporter")
 
 -- A simulated board behind a unix socket: each connection is a fresh

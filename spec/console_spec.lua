@@ -5,7 +5,7 @@
 local hilt = require("hilt")
 local net = require("hilt.net")
 local console = require("hilt.console")
-local device_sim = require("spec.support.device_sim")
+local device_sim = require("hilt.sim.board")
 
 -- A console on one end of a unix socket, the simulator (or fn) on the
 -- other. Returns the console and a function that tears both down.

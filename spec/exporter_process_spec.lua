@@ -339,8 +339,9 @@ describe("hilt serve with a bad config", function()
 
   it("names an unknown driver type, with file and line", function()
     fails_with("4: node dut.power: unknown driver type 'power.sm' (did you "
-      .. "mean 'power.sim'? shipped: composite, console.tcp, net.tcp, net.unix, "
-      .. "power.command, power.sim, serial, shell; or a Lua module that defines it)", [[
+      .. "mean 'power.sim'? shipped: composite, console.sim, console.tcp, net.tcp, "
+      .. "net.unix, power.command, power.sim, serial, shell; or a Lua module that "
+      .. "defines it)", [[
 return {
   children = {
     dut = { children = {

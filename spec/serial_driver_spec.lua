@@ -4,7 +4,7 @@
 local hilt = require("hilt")
 local serial = require("hilt.serial")
 local process = require("hilt.process")
-local device_sim = require("spec.support.device_sim")
+local device_sim = require("hilt.sim.board")
 local exporter = require("spec.support.exporter")
 
 local function read_until_seen(s, want, seconds)

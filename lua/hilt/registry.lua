@@ -8,8 +8,8 @@ local driver = require("hilt.driver")
 local M = {}
 
 -- The shipped types, for messages that list what exists.
-M.SHIPPED = { "composite", "console.tcp", "net.tcp", "net.unix", "power.command",
-  "power.sim", "serial", "shell" }
+M.SHIPPED = { "composite", "console.sim", "console.tcp", "net.tcp", "net.unix",
+  "power.command", "power.sim", "serial", "shell" }
 
 local function root_dir()
   local init = package.searchpath("hilt", package.path)

@@ -1,9 +1,10 @@
--- A simulated board on the far end of a byte stream (a pty's master, a
--- socket): a bootloader that counts down to autoboot, a kernel that prints
--- its boot log, a login and a small shell, with the echo a tty gives.
--- Consoles and serial ports are tested against it.
+-- hilt.sim.board: a simulated board on the far end of a byte stream (a
+-- pty's master, a socket): a bootloader that counts down to autoboot, a
+-- kernel that prints its boot log, a login and a small shell, with the
+-- echo a tty gives. The console.sim driver and the specs of consoles and
+-- serial ports use it.
 --
---   hilt.spawn(device_sim.run, stream, { user = "root", password = "pw" })
+--   hilt.spawn(require("hilt.sim.board").run, stream, { user = "root", password = "pw" })
 --
 -- The shell knows: echo (with '..' and ".." quoting and $?), true, false,
 -- fail N (exits N), uname, hostname, yes N (N lines of "y"), binary (the
