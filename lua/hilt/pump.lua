@@ -31,47 +31,34 @@ function M.copy(src, dst)
   return n
 end
 
---- both(a, b) -> bytes a->b, bytes b->a: copies both ways until both
---- directions have ended. When one direction fails, the other is stopped
---- and the failure raised.
-function M.both(a, b)
-  local back = hilt.spawn(M.copy, b, a)
-  local ok, res = pcall(M.copy, a, b)
-  if not ok then
-    back:cancel()
-    pcall(back.join, back)
-    error(res, 0)
-  end
-  local ok2, res2 = pcall(back.join, back)
-  if not ok2 and not hcore.is_error(res2, "cancelled") then
-    error(res2, 0)
-  end
-  return res, ok2 and res2 or 0
-end
-
---- bridge(local_end, remote_end, linger) -> as both(), except that once
---- the remote end has ended, the local end gets `linger` seconds to end
---- too before its copy is stopped.
-function M.bridge(loc, rem, linger)
-  local fwd = hilt.spawn(M.copy, loc, rem)
-  local ok, res = pcall(M.copy, rem, loc)
+--- both(a, b [, linger]) -> bytes a->b, bytes b->a: copies both ways until
+--- both directions have ended. When this task's direction (b->a) fails,
+--- the other is stopped and the failure raised. Once b's end has been
+--- passed to a, the copy from a gets `linger` more seconds (default: as
+--- long as it takes), for a local end that may never end by itself (a
+--- terminal bridged to a remote stream).
+function M.both(a, b, linger)
+  local fwd = hilt.spawn(M.copy, a, b)
+  local ok, back = pcall(M.copy, b, a)
   if not ok then
     fwd:cancel()
     pcall(fwd.join, fwd)
-    error(res, 0)
+    error(back, 0)
   end
-  local deadline = hilt.now() + (linger or 0.5)
-  while not fwd:done() and hilt.now() < deadline do
-    hilt.sleep(0.01)
+  local ok2, sent
+  if linger then
+    ok2, sent = pcall(hilt.timeout, linger, fwd.join, fwd)
+    if not ok2 and not fwd:done() then
+      fwd:cancel()
+      ok2, sent = pcall(fwd.join, fwd)
+    end
+  else
+    ok2, sent = pcall(fwd.join, fwd)
   end
-  if not fwd:done() then
-    fwd:cancel()
+  if not ok2 and not hcore.is_error(sent, "cancelled") then
+    error(sent, 0)
   end
-  local ok2, res2 = pcall(fwd.join, fwd)
-  if not ok2 and not hcore.is_error(res2, "cancelled") then
-    error(res2, 0)
-  end
-  return ok2 and res2 or 0, res
+  return ok2 and sent or 0, back
 end
 
 return M

@@ -67,7 +67,7 @@ local function run_call(node, member, call_opts, params)
   else
     local s = node:stream_with(call_opts, member.name, table.unpack(params, 1, params.n))
     local stdio = stdio_stream()
-    pump.bridge(stdio, s, 0.5)
+    pump.both(stdio, s, 0.5)
     stdio:close()
   end
 end
