@@ -4,7 +4,8 @@
 local M = {}
 
 --- parse(argv, first, spec) -> opts, positional | nil, message.
---- spec: name -> "value" | "flag"; short aliases as spec.alias = {t = "token"}.
+--- spec: name -> "value" | "flag" | "list" (a value that may repeat,
+--- collected in order); short aliases as spec.alias = {t = "token"}.
 --- Options stop at "--" or, when spec.stop_at_positional, at the first
 --- positional argument (the rest belongs to it, as for `hilt run`).
 function M.parse(argv, first, spec)
@@ -38,7 +39,12 @@ function M.parse(argv, first, spec)
             return nil, ("option '%s' needs a value"):format(a)
           end
         end
-        opts[name] = value
+        if kind == "list" then
+          opts[name] = opts[name] or {}
+          table.insert(opts[name], value)
+        else
+          opts[name] = value
+        end
       end
     else
       pos[#pos + 1] = a

@@ -3,7 +3,6 @@
 -- a byte stream is bridged to stdin and stdout.
 local hilt = require("hilt")
 local hcore = require("hilt.core")
-local args = require("hilt.cli.args")
 local remote = require("hilt.cli.remote")
 local pretty = require("hilt.pretty")
 local pump = require("hilt.pump")
@@ -73,18 +72,11 @@ local function run_call(node, member, call_opts, params)
 end
 
 return function(argv)
-  local opts, pos = args.parse(argv, 2, { token = "value", timeout = "value",
-    logs = "flag", help = "flag", alias = { h = "help" } })
+  local opts, pos = remote.command("call", argv, { token = "value",
+    timeout = "value", logs = "flag" }, USAGE, 2, math.huge,
+    "an address and a method path are needed")
   if not opts then
-    return remote.die("call", remote.EXIT_USAGE, "%s\n%s", pos, USAGE)
-  end
-  if opts.help then
-    io.stdout:write(USAGE)
     return
-  end
-  if #pos < 2 then
-    return remote.die("call", remote.EXIT_USAGE, "an address and a method "
-      .. "path are needed\n%s", USAGE)
   end
   local timeout = opts.timeout and tonumber(opts.timeout)
   if opts.timeout and (not timeout or timeout <= 0) then

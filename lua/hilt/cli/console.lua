@@ -4,7 +4,6 @@
 -- SIGTERM or SIGHUP.
 local hilt = require("hilt")
 local hcore = require("hilt.core")
-local args = require("hilt.cli.args")
 local remote = require("hilt.cli.remote")
 
 local ESC = "\29"  -- Ctrl-]
@@ -149,43 +148,20 @@ local function session(lab, node, opts, actions)
 end
 
 return function(argv)
-  local actions_list = {}
-  local filtered = { [0] = argv[0] }
-  -- --action may repeat; args.parse keeps the last, so collect them here.
-  local i = 1
-  while argv[i] do
-    if argv[i] == "--action" and argv[i + 1] then
-      actions_list[#actions_list + 1] = argv[i + 1]
-      i = i + 2
-    elseif argv[i]:match("^%-%-action=") then
-      actions_list[#actions_list + 1] = argv[i]:sub(10)
-      i = i + 1
-    else
-      filtered[#filtered + 1] = argv[i]
-      i = i + 1
-    end
-  end
-  local opts, pos = args.parse(filtered, 2, { watch = "flag", backlog = "value",
-    token = "value", help = "flag", alias = { h = "help" } })
+  local opts, pos = remote.command("console", argv, { watch = "flag",
+    backlog = "value", token = "value", action = "list" }, USAGE, 2, 2,
+    "an address and a console path are needed")
   if not opts then
-    return remote.die("console", remote.EXIT_USAGE, "%s\n%s", pos, USAGE)
-  end
-  if opts.help then
-    io.stdout:write(USAGE)
     return
   end
-  if #pos ~= 2 then
-    return remote.die("console", remote.EXIT_USAGE, "an address and a console "
-      .. "path are needed\n%s", USAGE)
-  end
   local lab = remote.connect("console", pos[1], opts)
-  local node = remote.find(lab, pos[2] .. ".connect")
+  local node, why = remote.find(lab, pos[2] .. ".connect")
   if not node then
-    local _, why = remote.find(lab, pos[2] .. ".connect")
     return remote.die("console", remote.EXIT_USAGE, "%s is not a console: %s",
       pos[2], why)
   end
-  local actions, why = parse_actions(actions_list, lab)
+  local actions
+  actions, why = parse_actions(opts.action or {}, lab)
   if not actions then
     return remote.die("console", remote.EXIT_USAGE, "%s", why)
   end

@@ -1,6 +1,5 @@
 -- hilt logs ADDR: follows an exporter's log (calls, driver messages,
 -- errors) until Ctrl-C.
-local args = require("hilt.cli.args")
 local remote = require("hilt.cli.remote")
 
 local USAGE = [[
@@ -17,17 +16,10 @@ Options:
 ]]
 
 return function(argv)
-  local opts, pos = args.parse(argv, 2, { backlog = "value", level = "value",
-    token = "value", help = "flag", alias = { h = "help" } })
+  local opts, pos = remote.command("logs", argv, { backlog = "value",
+    level = "value", token = "value" }, USAGE, 1, 1, "one address expected")
   if not opts then
-    return remote.die("logs", remote.EXIT_USAGE, "%s\n%s", pos, USAGE)
-  end
-  if opts.help then
-    io.stdout:write(USAGE)
     return
-  end
-  if #pos ~= 1 then
-    return remote.die("logs", remote.EXIT_USAGE, "one address expected\n%s", USAGE)
   end
   local lab = remote.connect("logs", pos[1], opts)
   local ok, err = pcall(function()

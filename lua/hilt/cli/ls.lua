@@ -1,6 +1,5 @@
 -- hilt ls ADDR: the driver tree an exporter serves, with labels, methods
 -- and their descriptions.
-local args = require("hilt.cli.args")
 local remote = require("hilt.cli.remote")
 local driver = require("hilt.driver")
 
@@ -61,17 +60,10 @@ local function print_node(out, node, indent, opts, name)
 end
 
 return function(argv)
-  local opts, pos = args.parse(argv, 2, { token = "value", uuids = "flag",
-    help = "flag", alias = { h = "help" } })
+  local opts, pos = remote.command("ls", argv, { token = "value", uuids = "flag" },
+    USAGE, 1, 1, "one address expected")
   if not opts then
-    return remote.die("ls", remote.EXIT_USAGE, "%s\n%s", pos, USAGE)
-  end
-  if opts.help then
-    io.stdout:write(USAGE)
     return
-  end
-  if #pos ~= 1 then
-    return remote.die("ls", remote.EXIT_USAGE, "one address expected\n%s", USAGE)
   end
   local lab = remote.connect("ls", pos[1], opts)
   local r = lab.report

@@ -16,6 +16,28 @@ function M.die(cmd, code, fmt, ...)
   return hcore.exit(code)
 end
 
+--- command(cmd, argv, spec, usage, min, max, missing) -> opts, pos: the
+--- options of `hilt cmd` (args.parse's spec; -h/--help added), with
+--- between min and max positional arguments. Prints the help, or the
+--- problem and the usage (exiting 2), and then returns nil.
+function M.command(cmd, argv, spec, usage, min, max, missing)
+  spec.help, spec.alias = "flag", spec.alias or { h = "help" }
+  local opts, pos = require("hilt.cli.args").parse(argv, 2, spec)
+  if not opts then
+    M.die(cmd, M.EXIT_USAGE, "%s\n%s", pos, usage)
+    return nil
+  end
+  if opts.help then
+    io.stdout:write(usage)
+    return nil
+  end
+  if #pos < min or #pos > max then
+    M.die(cmd, M.EXIT_USAGE, "%s\n%s", missing, usage)
+    return nil
+  end
+  return opts, pos
+end
+
 --- exit status for an error a call raised.
 function M.status(err)
   if hcore.is_error(err, "unavailable") or hcore.is_error(err, "unauthenticated") then
