@@ -29,18 +29,7 @@ local function board()
   return b
 end
 
--- Reads from s until `want` (plain text) has been seen; returns all read.
-local function read_until_seen(s, want, seconds)
-  local seen = ""
-  hilt.timeout(seconds or 5, function()
-    while not seen:find(want, 1, true) do
-      local d = s:read()
-      assert(d, "stream ended before " .. want .. "; got: " .. seen)
-      seen = seen .. d
-    end
-  end)
-  return seen
-end
+local read_until_seen = require("spec.support.bytes").read_until_seen
 
 describe("a shared console", function()
   local b, lab, logfile

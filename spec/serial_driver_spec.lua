@@ -7,17 +7,7 @@ local process = require("hilt.process")
 local device_sim = require("hilt.sim.board")
 local exporter = require("spec.support.exporter")
 
-local function read_until_seen(s, want, seconds)
-  local seen = ""
-  hilt.timeout(seconds or 5, function()
-    while not seen:find(want, 1, true) do
-      local d = s:read()
-      assert(d, "stream ended before " .. want .. "; got: " .. seen)
-      seen = seen .. d
-    end
-  end)
-  return seen
-end
+local read_until_seen = require("spec.support.bytes").read_until_seen
 
 -- A board on a fresh pty: the simulator plays it on the master side.
 local function board(opts)
