@@ -40,13 +40,6 @@ BENCH_NAME=driver
 # keeps a run near a minute.
 read -ra transports <<<"${DRIVER_BENCH_TRANSPORTS:-tcp}"
 
-names=()
-add() {
-  names+=("$1")
-  impl "$@"
-  measurement "$1" "$1" "$seconds"
-}
-
 hilt=${HILT:-$here/../../build/hilt}
 if [ ! -x "$hilt" ]; then
   skip "driver" "no hilt binary at $hilt: build it first (scripts/bench does)"
@@ -84,14 +77,7 @@ add hilt-tree-warn env HILT_LOG=warn "$here/driver.sh" "$hilt"
 
 run_rounds :
 
-for transport in "${transports[@]}"; do
-  for mode in "${modes[@]}"; do
-    for name in "${names[@]}"; do
-      echo "driver $name $transport $mode: $(show \
-        "$name $transport $mode calls_per_sec" 1 %.0f calls/s)"
-    done
-  done
-done
+show_rates
 
 for transport in "${transports[@]}"; do
   for mode in "${modes[@]}"; do

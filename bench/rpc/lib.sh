@@ -242,3 +242,26 @@ rate_ratio() {
   [ -n "$per" ] && line+="; median of per-round ratios $per"
   echo "$line"
 }
+
+# add NAME CMD...: an implementation measured in each round for
+# $seconds (impl and measurement above), listed in `names` in order.
+names=()
+add() {
+  names+=("$1")
+  impl "$@"
+  measurement "$1" "$1" "$seconds"
+}
+
+# show_rates: "$BENCH_NAME NAME TRANSPORT MODE: calls/s" for every
+# implementation, transport and pinning measured.
+show_rates() {
+  local transport mode name
+  for transport in "${transports[@]}"; do
+    for mode in "${modes[@]}"; do
+      for name in "${names[@]}"; do
+        echo "${BENCH_NAME:-rpc} $name $transport $mode: $(show \
+          "$name $transport $mode calls_per_sec" 1 %.0f calls/s)"
+      done
+    done
+  done
+}

@@ -56,6 +56,23 @@ static void free_handle(uv_handle_t *handle)
   free(handle);
 }
 
+// Accepts a connection with a zeroed conn_size-byte state in its data;
+// NULL when the accept failed (the handle is already on its way out).
+static uv_stream_t *raw_accept(uv_stream_t *server, int status,
+                               size_t conn_size)
+{
+  if (status < 0) {
+    die("accept", status);
+  }
+  uv_stream_t *client = new_stream();
+  client->data = calloc(1, conn_size);
+  if (uv_accept(server, client) < 0) {
+    uv_close((uv_handle_t *)client, free_handle);
+    return NULL;
+  }
+  return client;
+}
+
 static void on_alloc(uv_handle_t *handle, size_t size, uv_buf_t *buf)
 {
   // The bytes are only counted, so one buffer serves every read; 64 KiB,

@@ -61,13 +61,8 @@ static void on_server_read(uv_stream_t *stream, ssize_t nread,
 
 static void on_connection(uv_stream_t *server, int status)
 {
-  if (status < 0) {
-    die("accept", status);
-  }
-  uv_stream_t *client = new_stream();
-  client->data = calloc(1, sizeof(conn_t));
-  if (uv_accept(server, client) < 0) {
-    uv_close((uv_handle_t *)client, free_handle);
+  uv_stream_t *client = raw_accept(server, status, sizeof(conn_t));
+  if (client == NULL) {
     return;
   }
   if (is_tcp) {

@@ -16,13 +16,6 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 
-names=()
-add() {
-  names+=("$1")
-  impl "$@"
-  measurement "$1" "$1" "$seconds"
-}
-
 # raw-c: built per run into the temp dir, never into the source tree.
 if command -v cc >/dev/null && pkg-config --exists libuv 2>/dev/null; then
   # shellcheck disable=SC2046 # pkg-config output is meant to be split
@@ -60,14 +53,7 @@ fi
 
 run_rounds :
 
-for transport in "${transports[@]}"; do
-  for mode in "${modes[@]}"; do
-    for name in "${names[@]}"; do
-      echo "rpc $name $transport $mode: $(show \
-        "$name $transport $mode calls_per_sec" 1 %.0f calls/s)"
-    done
-  done
-done
+show_rates
 
 for transport in "${transports[@]}"; do
   for mode in "${modes[@]}"; do
