@@ -6,6 +6,7 @@
 --   2026-11-21T15:04:05.123Z < U-Boot 2024.01 (Jan 08 2024)
 --   2026-11-21T15:04:05.480Z > root
 local hcore = require("hilt.core")
+local stamp = require("hilt.log").stamp
 
 local M = {}
 
@@ -21,12 +22,6 @@ function M.open(path)
   end
   f:setvbuf("no")
   return setmetatable({ f = f, path = path, partial = {} }, Log)
-end
-
-local function stamp()
-  local t = hcore.time()
-  return os.date("!%Y-%m-%dT%H:%M:%S", math.floor(t))
-    .. (".%03dZ"):format(math.floor(t % 1 * 1000))
 end
 
 local function printable(s)

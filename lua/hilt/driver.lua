@@ -87,9 +87,10 @@ end
 --- is_driver(v) -> true when v is a driver instance.
 function driver.is_driver(v)
   local mt = getmetatable(v)
+  -- An instance's metatable is its class, which has exports; a class's
+  -- own metatable does not.
   return type(v) == "table" and type(mt) == "table"
-    and rawget(mt, "check_options") == nil and type(mt.exports) == "table"
-    and rawget(v, "uuid") ~= nil
+    and type(mt.exports) == "table" and rawget(v, "uuid") ~= nil
 end
 
 -- Parses "name: what it is" argument docs into {name=, doc=}.

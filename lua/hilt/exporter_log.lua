@@ -14,7 +14,7 @@ Log.__index = Log
 
 local RING = 1000
 local SUB_QUEUE = 1024
-local RANK = { debug = 0, info = 1, warn = 2, error = 3 }
+local RANK = log.RANK
 
 --- new() -> a log that records from now on, until log:close().
 function M.new()

@@ -34,6 +34,17 @@ end
 local sinks = {}
 local RANK = { debug = 0, info = 1, warn = 2, error = 3, off = 4 }
 
+--- RANK: level name -> number, higher is more severe (for filtering).
+M.RANK = RANK
+
+--- stamp([t]) -> "2026-11-21T15:04:05.123Z": the time t (default now,
+--- seconds since the epoch) as log lines show it.
+function M.stamp(t)
+  t = t or core.time()
+  return os.date("!%Y-%m-%dT%H:%M:%S", math.floor(t))
+    .. (".%03dZ"):format(math.floor(t % 1 * 1000))
+end
+
 -- The ranks of stderr's level and of the lowest level anything takes,
 -- kept by level(), add_sink and remove_sink (the only ways they change),
 -- so that a message nobody takes costs one comparison.

@@ -1,6 +1,7 @@
 -- hilt logs ADDR: follows an exporter's log (calls, driver messages,
 -- errors) until Ctrl-C.
 local remote = require("hilt.cli.remote")
+local log = require("hilt.log")
 
 local USAGE = [[
 usage: hilt logs ADDR [--backlog N] [--level LEVEL] [--token TOKEN]
@@ -24,9 +25,7 @@ return function(argv)
   local lab = remote.connect("logs", pos[1], opts)
   local ok, err = pcall(function()
     for rec in lab:logs({ backlog = tonumber(opts.backlog) or 20, level = opts.level }) do
-      io.stdout:write(("%s %-5s %s: %s\n"):format(
-        os.date("!%Y-%m-%dT%H:%M:%S", math.floor(rec.time))
-          .. (".%03dZ"):format(math.floor(rec.time % 1 * 1000)),
+      io.stdout:write(("%s %-5s %s: %s\n"):format(log.stamp(rec.time),
         rec.level:upper(), rec.source, rec.message))
       io.stdout:flush()
     end
