@@ -85,6 +85,13 @@ function Session:close()
   end
 end
 
+--- is_log_start(rec) -> true for the record hilt.logs sends first, once
+--- the subscription is in place (docs/protocol.md §10).
+function M.is_log_start(rec)
+  return rec.level == "debug" and rec.source == "exporter"
+    and rec.message == "log stream started"
+end
+
 -- Shows the exporter's log on this process's stderr, for as long as the
 -- script runs: its own connection, which does not keep the process alive.
 -- Returns once the exporter has the subscription in place (or after a
@@ -96,7 +103,7 @@ function Session:show_logs(backlog)
     self.log_conn = c
     c:keep_alive("never")
     for rec in c:stream("hilt.logs", { backlog = backlog }) do
-      if rec.message == "log stream started" and rec.level == "debug" then
+      if M.is_log_start(rec) then
         ready:try_put(true)
       else
         log.at(rec.level, "exporter " .. (rec.source or ""), rec.message)

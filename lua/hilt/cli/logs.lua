@@ -2,6 +2,7 @@
 -- errors) until Ctrl-C.
 local remote = require("hilt.cli.remote")
 local log = require("hilt.log")
+local client = require("hilt.client")
 
 local USAGE = [[
 usage: hilt logs ADDR [--backlog N] [--level LEVEL] [--token TOKEN]
@@ -25,8 +26,10 @@ return function(argv)
   local lab = remote.connect("logs", pos[1], opts)
   local ok, err = pcall(function()
     for rec in lab:logs({ backlog = tonumber(opts.backlog) or 20, level = opts.level }) do
-      io.stdout:write(("%s %-5s %s: %s\n"):format(log.stamp(rec.time),
-        rec.level:upper(), rec.source, rec.message))
+      if not client.is_log_start(rec) then
+        io.stdout:write(("%s %-5s %s: %s\n"):format(log.stamp(rec.time),
+          rec.level:upper(), rec.source, rec.message))
+      end
       io.stdout:flush()
     end
   end)

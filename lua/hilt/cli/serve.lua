@@ -74,8 +74,8 @@ return function(argv)
   local term = hcore.signal("term", function() stop:put("SIGTERM") end)
   io.stdout:write(("listening on %s\n"):format(listener:address()))
   io.stdout:flush()
-  hilt.log.info("%s: %d drivers from %s, listening on %s", exp.name,
-    #exp.nodes, pos[1], listener:address())
+  hilt.log.at("info", "serve", "%s: %d drivers from %s, listening on %s",
+    exp.name, #exp.nodes, pos[1], listener:address())
   local why
   ok, why = pcall(stop.get, stop)
   term:stop()
