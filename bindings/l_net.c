@@ -7,6 +7,7 @@
 
 #include "bind.h"
 #include "errors.h"
+#include "task.h"
 #include "l_net.h"
 #include "log.h"
 
@@ -182,7 +183,7 @@ static int l_listen(lua_State *L)
   luaL_checktype(L, 2, LUA_TFUNCTION);
   listener_t *l = lua_newuserdatauv(L, sizeof *l, 1);
   memset(l, 0, sizeof *l);
-  l->L = L;
+  l->L = hilt_sched_state();  // not L: a task's thread is reused
   l->self_ref = LUA_NOREF;
   l->kind = a.kind;
   luaL_setmetatable(L, LISTENER_MT);

@@ -11,6 +11,7 @@
 
 #include "bind.h"
 #include "errors.h"
+#include "task.h"
 #include "l_net.h"
 #include "proc.h"
 
@@ -281,7 +282,7 @@ static int l_spawn(lua_State *L)
   lproc_t *lp = lua_newuserdatauv(L, sizeof *lp, PROC_UV_COUNT);
   int ud = lua_gettop(L);
   memset(lp, 0, sizeof *lp);
-  lp->L = L;
+  lp->L = hilt_sched_state();  // not L: a task's thread is reused
   lp->self_ref = LUA_NOREF;
   luaL_setmetatable(L, PROC_MT);
   for (int i = 0; i < 3; i++) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "task.h"
 #include "l_msgpack.h"
 #include "l_rpc.h"
 #include "log.h"
@@ -77,7 +78,7 @@ static int l_connect(lua_State *L)
     hilt_error_push(L, "unavailable", "%s", err);
     return lua_error(L);
   }
-  hilt__conn_attach(c, s);
+  hilt__conn_attach(L, c, s);
   c->connecting = hilt_task_current();
   return hilt_task_waitk(L, "rpc.connect", connect_cancel, c, lua_gettop(L),
                          connect_k);
@@ -94,9 +95,9 @@ static int l_pair(lua_State *L)
     return lua_error(L);
   }
   conn_t *ca = hilt__conn_new(L, NULL, "pair");
-  hilt__conn_attach(ca, a);
+  hilt__conn_attach(L, ca, a);
   conn_t *cb = hilt__conn_new(L, NULL, "pair");
-  hilt__conn_attach(cb, b);
+  hilt__conn_attach(L, cb, b);
   return 2;
 }
 
@@ -112,7 +113,7 @@ static int l_stdio(lua_State *L)
     return lua_error(L);
   }
   conn_t *c = hilt__conn_new(L, NULL, "stdio");
-  hilt__conn_attach(c, s);
+  hilt__conn_attach(L, c, s);
   return 1;
 }
 
@@ -134,7 +135,7 @@ static void on_accept(net_listener_t *nl, net_stream_t *s, int status,
   lua_pushlightuserdata(L, l);
   lua_call(L, 1, 1);
   conn_t *c = lua_touserdata(L, -1);
-  hilt__conn_attach(c, s);
+  hilt__conn_attach(L, c, s);
   hilt_task_spawn_at(L, 1, "rpc on_connect");  // on_accept(conn)
   lua_pop(L, 2);
 }
@@ -180,7 +181,7 @@ static int l_listen(lua_State *L)
   }
   listener_t *l = lua_newuserdatauv(L, sizeof *l, 2);
   memset(l, 0, sizeof *l);
-  l->L = L;
+  l->L = hilt_sched_state();  // not L: a task's thread is reused
   l->self_ref = LUA_NOREF;
   luaL_setmetatable(L, LISTENER_MT);
   if (token != NULL) {

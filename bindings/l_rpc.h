@@ -19,7 +19,7 @@ enum { CONN_UV_DISPATCH = 1, CONN_UV_ON_RESET = 2, CONN_UV_COUNT = 2 };
 typedef struct {
   rpc_session_t s;
   net_stream_t *stream;  // NULL once its close began
-  lua_State *L;          // the main state
+  lua_State *L;          // the main state (hilt_sched_state)
   int self_ref;          // anchors the userdata while the stream is open
   int ended;             // the connection is over; why says how
   char why[200];
@@ -39,8 +39,9 @@ typedef struct {
 /// token may be NULL. Must run inside a closure over msgpack's upvalues.
 conn_t *hilt__conn_new(lua_State *L, const char *token, const char *peer);
 
-/// Attaches stream to c, starts reading and anchors c until it ends.
-void hilt__conn_attach(conn_t *c, net_stream_t *stream);
+/// Attaches stream to c (at the top of L's stack), starts reading and
+/// anchors c until it ends.
+void hilt__conn_attach(lua_State *L, conn_t *c, net_stream_t *stream);
 
 /// The callbacks a connection's stream uses.
 extern const net_stream_cb_t hilt__conn_stream_cb;

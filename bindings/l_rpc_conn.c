@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "task.h"
 #include "l_msgpack.h"
 #include "l_rpc.h"
 #include "log.h"
@@ -230,7 +231,7 @@ conn_t *hilt__conn_new(lua_State *L, const char *token, const char *peer)
 {
   conn_t *c = lua_newuserdatauv(L, sizeof *c, CONN_UV_COUNT);
   memset(c, 0, sizeof *c);
-  c->L = L;
+  c->L = hilt_sched_state();  // not L: a task's thread is reused
   c->self_ref = LUA_NOREF;
   c->ended = 1;  // until attached
   snprintf(c->why, sizeof c->why, "not connected");
@@ -257,14 +258,14 @@ void hilt__conn_update_ref(conn_t *c)
   }
 }
 
-void hilt__conn_attach(conn_t *c, net_stream_t *stream)
+void hilt__conn_attach(lua_State *L, conn_t *c, net_stream_t *stream)
 {
   c->stream = stream;
   c->ended = 0;
   c->why[0] = '\0';
   c->kept = 1;  // as libuv handles start
-  lua_pushvalue(c->L, -1);
-  c->self_ref = luaL_ref(c->L, LUA_REGISTRYINDEX);
+  lua_pushvalue(L, -1);
+  c->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   net_stream_set_cb(stream, &hilt__conn_stream_cb, c);
   net_stream_read_start(stream);
   hilt__conn_update_ref(c);

@@ -60,6 +60,11 @@ static void check_cb(uv_check_t *handle)
   run_pass();
 }
 
+lua_State *hilt_sched_state(void)
+{
+  return sched.L;
+}
+
 void hilt_sched_init(lua_State *L, uv_loop_t *loop)
 {
   sched.L = L;

@@ -59,6 +59,12 @@ struct hilt_task {
 /// Sets up the scheduler on `loop` for the main state `L`. Call once.
 void hilt_sched_init(lua_State *L, uv_loop_t *loop);
 
+/// The main thread's state: where I/O callbacks run Lua. A handle that
+/// keeps a lua_State for its callbacks must keep this one, never the
+/// thread of the task that made it: a task's thread is reused by later
+/// tasks once it ends.
+lua_State *hilt_sched_state(void);
+
 /// Closes the scheduler's own handles; run the loop afterwards so their
 /// close callbacks complete.
 void hilt_sched_close(void);

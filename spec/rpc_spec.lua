@@ -241,4 +241,21 @@ hilt.after(0.1, function() print("still here") a:close() end)
     assert.are.same({ "still here\n", 0 }, { r.out, r.code })
   end)
 
+  it("serves calls on a connection made by a task that has since ended", function()
+    local back
+    local srv = rpc.serve("tcp://127.0.0.1:0", {}, { on_connect = function(c) back = c end })
+    local conn
+    hilt.spawn(function()
+      conn = rpc.connect(srv:address(), { router = { hi = function(n) return n + 1 end } })
+    end):join()
+    -- The ended task's thread went back to the pool that the handlers'
+    -- tasks are taken from: a call that came in on it must not run there.
+    for n = 1, 20 do
+      assert.are.equal(n + 1, back:call("hi", n))
+    end
+    conn:close()
+    srv:close()
+    hilt.sleep(0.05)
+  end)
+
 end)

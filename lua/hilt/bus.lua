@@ -1,12 +1,18 @@
 -- hilt.bus: named actions, properties, events and states shared between
--- scripts (DESIGN.md §5). With no address a script gets the hub embedded
--- in its own process, so nothing needs starting.
+-- scripts (DESIGN.md §5, docs/bus.md). With no address a script gets the
+-- hub embedded in its own process, so nothing needs starting; with one it
+-- reaches `hilt hub` over hilt's wire, and comes back by itself when the
+-- hub restarts.
 --
 --   local bus = require("hilt.bus").connect()
 --   bus:action_register("/lamp/on", function() return true end)
 --   local oven = bus:state_register("/oven/temp")
 --   oven:changed(180)
 --   bus:observe("/oven/temp", function(v) print("oven at", v) end)
+--
+-- The client keeps what it asked of the hub (registrations, its states'
+-- last values, what it observes) so that a new connection can ask it
+-- again; the link (embedded or remote) carries the requests.
 local hilt = require("hilt")
 local hcore = require("hilt.core")
 local hub_mod = require("hilt.bus.hub")
@@ -23,6 +29,10 @@ local Unknown = M.Unknown
 
 local embedded
 
+--- defaults.addr: the hub connect() reaches when given no address (set by
+--- `hilt run --bus`; else $HILT_BUS; else the embedded hub).
+M.defaults = {}
+
 --- embedded_hub() -> the hub of this process.
 function M.embedded_hub()
   embedded = embedded or hub_mod.new()
@@ -31,79 +41,146 @@ end
 
 local Bus = {}
 Bus.__index = Bus
+M.Bus = Bus
 
 local function join(base, path)
-  if type(path) ~= "string" then
-    return path
-  end
-  if path:sub(1, 1) == "/" then
+  if type(path) ~= "string" or path:sub(1, 1) == "/" then
     return path
   end
   return (base:gsub("/$", "")) .. "/" .. path
 end
 
--- Runs fn(...) as a task, as every bus callback does: a callback may
--- yield, and its error is logged, never passed to whoever triggered it.
-local function in_task(fn, ...)
-  hilt.spawn(fn, ...)
+local function not_implemented()
+  error(hcore.error("failed", "not_implemented"), 0)
 end
 
---- connect([addr] [, opts]) -> bus. Without addr: the embedded hub.
---- opts.base: the directory relative paths are under (default "/").
+-- What the hub asks of this client: calls to its actions, properties and
+-- states, and the events and state changes it listens to. A callback runs
+-- in a task of its own: it may block, and its error is logged, never
+-- passed to whoever triggered it.
+local function peer_of(self)
+  return {
+    call = function(path, args)
+      local fn = self.actions[path]
+      if not fn then not_implemented() end
+      return fn(table.unpack(args, 1, args.n or #args))
+    end,
+    prop_get = function(path)
+      local p = self.props[path]
+      if not p then not_implemented() end
+      return p.get()
+    end,
+    prop_set = function(path, v)
+      local p = self.props[path]
+      if not (p and p.set) then not_implemented() end
+      return p.set(v)
+    end,
+    state_set = function(path, v)
+      local st = self.states[path]
+      if not (st and st.on_set) then not_implemented() end
+      return st.on_set(v)
+    end,
+    event = function(path, v)
+      for _, cb in ipairs(self.listeners[path] or {}) do
+        hilt.spawn(cb, v)
+      end
+    end,
+    state = function(path, known, v)
+      if not known then
+        v = Unknown
+      end
+      self:deliver(path, v)
+    end,
+  }
+end
+
+-- The embedded link: requests are the hub connection's own methods.
+local function embedded_link(self, opts)
+  local conn = M.embedded_hub():connect(self.peer)
+  self.id = conn:hello(opts.client_id)
+  return {
+    connected = true,
+    request = function(_, op, ...) return conn[op](conn, ...) end,
+    interest = function() end,
+    wait = function() return true end,
+    close = function() conn:disconnect() end,
+  }
+end
+
+--- connect([addr] [, opts]) -> bus. Without addr: defaults.addr, $HILT_BUS
+--- or else the embedded hub ("embedded" asks for it by name); with one
+--- ("tcp://host:port", "unix:///path"), `hilt hub` there.
+--- opts: base (relative paths are under it, default "/"), client_id (the
+--- hub evicts an older connection with the same id), token, and for a
+--- remote hub idle_ping (15 s), server_timeout (30 s), ping_timeout (5 s)
+--- and reconnect_delay (1 s).
 function M.connect(addr, opts)
   if type(addr) == "table" then
     addr, opts = nil, addr
   end
   opts = opts or {}
-  if addr ~= nil then
-    error(hcore.error("invalid_argument", "hilt.bus: remote hubs are not "
-      .. "built yet; connect() without an address uses the embedded hub"), 2)
+  addr = addr or M.defaults.addr or os.getenv("HILT_BUS")
+  if addr == "embedded" or addr == "" then
+    addr = nil
   end
-  local self = setmetatable({ base = opts.base or "/", actions = {}, props = {},
-    states = {}, listeners = {}, observers = {} }, Bus)
-  self.conn = M.embedded_hub():connect({
-    call = function(path, args)
-      local fn = self.actions[path]
-      if not fn then
-        error(hcore.error("failed", "not_implemented"), 0)
-      end
-      return fn(table.unpack(args, 1, args.n or #args))
-    end,
-    prop_get = function(path) return self.props[path].get() end,
-    prop_set = function(path, v)
-      local p = self.props[path]
-      if not p.set then
-        error(hcore.error("failed", "not_implemented"), 0)
-      end
-      return p.set(v)
-    end,
-    state_set = function(path, v)
-      local st = self.states[path]
-      if not (st and st.on_set) then
-        error(hcore.error("failed", "not_implemented"), 0)
-      end
-      return st.on_set(v)
-    end,
-    event = function(path, v)
-      for _, cb in ipairs(self.listeners[path] or {}) do
-        in_task(cb, v)
-      end
-    end,
-    state = function(path, known, v)
-      local value = v
-      if not known then value = Unknown end
-      for _, cb in ipairs(self.observers[path] or {}) do
-        in_task(cb, value)
-      end
-    end,
-  })
-  self.id = self.conn:hello(opts.client_id)
-  self.connected = true
+  local self = setmetatable({ base = opts.base or "/", addr = addr,
+    actions = {}, props = {}, states = {}, listeners = {}, observers = {},
+    observed = {}, regs = {} }, Bus)
+  self.peer = peer_of(self)
+  if addr == nil then
+    self.link = embedded_link(self, opts)
+  else
+    self.link = require("hilt.bus.remote").open(self, addr, opts)
+  end
   return self
 end
 
 function Bus:path(p)
   return join(self.base, p)
+end
+
+--- bus.connected: true while the hub is reachable.
+function Bus:__index(k)
+  if k == "connected" then
+    return self.link.connected
+  end
+  return Bus[k]
+end
+
+--- bus:wait_connected([timeout]) -> true | nil, why
+function Bus:wait_connected(timeout)
+  return self.link:wait(timeout)
+end
+
+--- bus:client_id() -> the id the hub knows this client by.
+function Bus:client_id()
+  return self.id
+end
+
+function Bus:request(op, ...)
+  return self.link:request(op, ...)
+end
+
+-- A registration is kept so that a new connection makes it again; one
+-- the hub refuses is forgotten. While disconnected from a remote hub it
+-- is only kept, and made on connection.
+function Bus:register(op, path)
+  local reg = { op, path }
+  self.regs[#self.regs + 1] = reg
+  self.link:interest()
+  if not self.link.connected and self.addr then
+    return
+  end
+  local ok, err = pcall(self.request, self, op, path)
+  if not ok then
+    for i = #self.regs, 1, -1 do
+      if self.regs[i] == reg then
+        table.remove(self.regs, i)
+        break
+      end
+    end
+    error(err, 0)
+  end
 end
 
 -- --- actions and properties -------------------------------------------------------
@@ -112,31 +189,39 @@ end
 --- is the result, what it raises the caller's error.
 function Bus:action_register(path, fn)
   path = self:path(path)
-  self.conn:action_register(path)
   self.actions[path] = fn
+  local ok, err = pcall(self.register, self, "action_register", path)
+  if not ok then
+    self.actions[path] = nil
+    error(err, 2)
+  end
 end
 
 --- bus:call(path, ...) -> the action's result.
 function Bus:call(path, ...)
-  return self.conn:action_call(self:path(path), table.pack(...))
+  return self:request("action_call", self:path(path), table.pack(...))
 end
 
 --- bus:prop_register(path, {get = fn, set = fn}).
 function Bus:prop_register(path, handlers)
   path = self:path(path)
-  self.conn:prop_register(path)
   self.props[path] = handlers
+  local ok, err = pcall(self.register, self, "prop_register", path)
+  if not ok then
+    self.props[path] = nil
+    error(err, 2)
+  end
 end
 
 --- bus:get(path) -> a property's or a state's value (a state that is
 --- unknown raises state_unknown).
 function Bus:get(path)
-  return self.conn:get(self:path(path))
+  return self:request("get", self:path(path))
 end
 
 --- bus:set(path, value) -> the owner's answer.
 function Bus:set(path, value)
-  return self.conn:set(self:path(path), value)
+  return self:request("set", self:path(path), value)
 end
 
 -- --- events ------------------------------------------------------------------------
@@ -145,37 +230,43 @@ local Event = {}
 Event.__index = Event
 
 function Event:emit(value)
-  self.bus.conn:event_emit(self.path, value)
+  self.bus:request("event_emit", self.path, value)
 end
 
 --- bus:event_register(path) -> event with :emit(value).
 function Bus:event_register(path)
   path = self:path(path)
-  self.conn:event_register(path)
+  self:register("event_register", path)
   return setmetatable({ bus = self, path = path }, Event)
 end
 
 --- bus:emit(path, value): to every listener of the event.
 function Bus:emit(path, value)
-  self.conn:event_emit(self:path(path), value)
+  self:request("event_emit", self:path(path), value)
+end
+
+-- An iterator over a queue a callback fills: values from now on.
+local function queued()
+  local q = hilt.queue(1024)
+  return function(v) q:try_put(v) end, function() return q:get() end, q
 end
 
 --- bus:listen(path [, fn]): fn(value) runs (in a task) for each emit;
 --- without fn, returns an iterator over the values from now on.
 function Bus:listen(path, fn)
   path = self:path(path)
-  local q
+  local iter
   if fn == nil then
-    q = hilt.queue(1024)
-    fn = function(v) q:try_put(v) end
+    fn, iter = queued()
   end
-  self.conn:event_listen(path)
-  local list = self.listeners[path] or {}
-  self.listeners[path] = list
+  local list = self.listeners[path]
+  if not list then
+    list = {}
+    self.listeners[path] = list
+    self:register("event_listen", path)
+  end
   list[#list + 1] = fn
-  if q then
-    return function() return q:get() end
-  end
+  return iter
 end
 
 -- --- states --------------------------------------------------------------------------
@@ -189,23 +280,52 @@ function State:changed(value)
     return self:unknown()
   end
   self.value = value
-  self.bus.conn:state_changed(self.path, value)
+  if self.bus.link.connected then
+    self.bus:request("state_changed", self.path, value)
+  end
 end
 
 function State:unknown()
   self.value = Unknown
-  self.bus.conn:state_unknown(self.path)
+  if self.bus.link.connected then
+    self.bus:request("state_unknown", self.path)
+  end
 end
 
 --- bus:state_register(path [, {set = fn}]) -> state with :changed(v) and
 --- :unknown(); it starts Unknown. set(v) answers others' bus:set.
 function Bus:state_register(path, opts)
   path = self:path(path)
-  self.conn:state_register(path)
   local st = setmetatable({ bus = self, path = path, value = Unknown,
     on_set = opts and opts.set }, State)
   self.states[path] = st
+  local ok, err = pcall(self.register, self, "state_register", path)
+  if not ok then
+    self.states[path] = nil
+    error(err, 2)
+  end
   return st
+end
+
+-- A state's value reaches this client's observers of it, each in a task.
+function Bus:deliver(path, value)
+  local o = self.observed[path]
+  if o then
+    o.value = value
+  end
+  for _, cb in ipairs(self.observers[path] or {}) do
+    hilt.spawn(cb, value)
+  end
+end
+
+-- Observes path at the hub and returns its value there (Unknown while
+-- unknown).
+function Bus:observe_at_hub(path)
+  local known, value = self:request("state_observe", path)
+  if not known then
+    return Unknown
+  end
+  return value
 end
 
 --- bus:observe(path [, fn]) -> current value (Unknown while unknown); fn
@@ -213,29 +333,79 @@ end
 --- the current value, then each change.
 function Bus:observe(path, fn)
   path = self:path(path)
-  local q
+  local iter, put
   if fn == nil then
-    q = hilt.queue(1024)
-    fn = function(v) q:try_put(v) end
+    put, iter = queued()
+    fn = put
   end
   local list = self.observers[path] or {}
   self.observers[path] = list
   list[#list + 1] = fn
-  local known, value = self.conn:state_observe(path)
-  local current = value
-  if not known then current = Unknown end
-  if q then
-    q:try_put(current)
-    return function() return q:get() end
+  self.link:interest()
+  local o = self.observed[path]
+  if not o then
+    o = { value = Unknown }
+    self.observed[path] = o
+    if self.link.connected or not self.addr then
+      local ok, v = pcall(self.observe_at_hub, self, path)
+      if not ok then
+        self.observed[path] = nil
+        list[#list] = nil
+        error(v, 2)
+      end
+      o.value = v
+    end
   end
-  return current
+  if put then
+    put(o.value)
+    return iter
+  end
+  return o.value
+end
+
+-- --- connection ---------------------------------------------------------------------
+
+-- Asks a new connection for everything this client held, in the order it
+-- was asked: registrations, then its states' last values, then what it
+-- observes, whose answers reach the observers.
+function Bus:replay()
+  for _, reg in ipairs(self.regs) do
+    self:request(reg[1], reg[2])
+  end
+  for path, st in pairs(self.states) do
+    if st.value ~= Unknown then
+      self:request("state_changed", path, st.value)
+    end
+  end
+  -- An answer reaches the observers unless it is Unknown again: the
+  -- observers saw Unknown when the connection was lost.
+  for path, o in pairs(self.observed) do
+    local v = self:observe_at_hub(path)
+    if v ~= Unknown or o.value ~= Unknown then
+      self:deliver(path, v)
+    end
+  end
+end
+
+-- The hub is gone: every observed state is Unknown here until it is back.
+function Bus:lost()
+  for path, o in pairs(self.observed) do
+    if o.value ~= Unknown then
+      self:deliver(path, Unknown)
+    end
+  end
+end
+
+-- Whether anything here waits on the hub: then a remote link keeps the
+-- process running, pings and reconnects.
+function Bus:waiting()
+  return next(self.regs) ~= nil or next(self.observed) ~= nil
 end
 
 --- bus:close(): leaves the hub (its actions and properties go, its
 --- states turn Unknown for their observers).
 function Bus:close()
-  self.conn:disconnect()
-  self.connected = false
+  self.link:close()
 end
 
 return M

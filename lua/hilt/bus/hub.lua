@@ -40,7 +40,10 @@ end
 
 --- new() -> hub.
 function M.new()
-  local self = setmetatable({ nodes = {}, dirs = {}, ids = {}, seq = 0 }, Hub)
+  -- Ids the hub makes carry a random part: a client keeps its id across
+  -- a hub restart, and must not meet it again as another client's.
+  local self = setmetatable({ nodes = {}, dirs = {}, ids = {}, seq = 0,
+    tag = ("%06x"):format(math.random(0, 0xffffff)) }, Hub)
   return self
 end
 
@@ -159,7 +162,7 @@ function Conn:hello(id)
   local hub = self.hub
   if id == nil then
     hub.seq = hub.seq + 1
-    id = ("hilt-%d"):format(hub.seq)
+    id = ("hilt-%s-%d"):format(hub.tag, hub.seq)
   end
   local old = hub.ids[id]
   if old and old ~= self then

@@ -26,6 +26,7 @@ Commands:
                           run a script (as 'hilt script.lua args'); hilt.lab()
                           in it serves config F in-process or reaches exporter A
   serve lab.lua           serve a driver tree (hilt serve --help)
+  hub                     run a bus hub (hilt hub --help)
   ls ADDR                 show an exporter's driver tree
   call ADDR PATH [ARGS]   call one method: hilt call ADDR dut.power.on
   logs ADDR               follow an exporter's log
@@ -41,10 +42,12 @@ Environment:
   HILT_LUA_DIR=dir                     where hilt's Lua library lives
   HILT_CONNECT=addr, HILT_LAB=file     what hilt.lab() uses (see run)
   HILT_TOKEN=token                     the token to present to exporters
+  HILT_BUS=addr                        the hub hilt.bus uses (see run)
 ]==]
 
 local RUN_USAGE = [==[
-usage: hilt run [--lab FILE | --connect ADDR] [--token T] [--logs] script.lua [args]
+usage: hilt run [--lab FILE | --connect ADDR] [--token T] [--logs] [--bus ADDR]
+                script.lua [args]
 
 Runs a script as 'hilt script.lua args' does. In it, hilt.lab() returns the
 driver tree to work on:
@@ -54,6 +57,9 @@ driver tree to work on:
   --token T       the exporter's token (default $HILT_TOKEN)
   --logs          show the exporter's log on stderr while the script runs
 Without either, hilt.lab() uses $HILT_CONNECT or $HILT_LAB.
+  --bus ADDR      the bus hub that require("hilt.bus").connect() reaches
+                  ('hilt hub' elsewhere; default $HILT_BUS, else a hub
+                  inside this process)
 ]==]
 
 local function fail(msg)
@@ -238,7 +244,7 @@ end
 local commands = {
   run = function(argv)
     local opts, pos = require("hilt.cli.args").parse(argv, 2, {
-      connect = "value", lab = "value", token = "value", logs = "flag",
+      connect = "value", lab = "value", token = "value", logs = "flag", bus = "value",
       help = "flag", alias = { h = "help" }, stop_at_positional = true })
     if not opts then
       return usage_error(pos)
@@ -252,12 +258,18 @@ local commands = {
     end
     local d = require("hilt.lab").defaults
     d.connect, d.lab, d.token, d.logs = opts.connect, opts.lab, opts.token, opts.logs
+    if opts.bus then
+      require("hilt.bus").defaults.addr = opts.bus
+    end
     local rest = { [0] = argv[0] }
     for i, a in ipairs(pos) do rest[i] = a end
     return interpreter(rest, 1)
   end,
   serve = function(argv)
     return require("hilt.cli.serve")(argv)
+  end,
+  hub = function(argv)
+    return require("hilt.cli.hub")(argv)
   end,
   ls = function(argv)
     return require("hilt.cli.ls")(argv)
