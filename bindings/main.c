@@ -67,6 +67,10 @@ static int pmain(lua_State *L)
   lua_setfield(L, -2, "hilt.process.core");
   lua_pushcfunction(L, luaopen_hilt_serial_core);
   lua_setfield(L, -2, "hilt.serial.core");
+  lua_pushcfunction(L, luaopen_hilt_json);
+  lua_setfield(L, -2, "hilt.json");
+  lua_pushcfunction(L, luaopen_hilt_http);
+  lua_setfield(L, -2, "hilt.http");
   lua_pop(L, 1);
   const char *tried = NULL;
   if (hilt__libpath_setup(L, &tried) == NULL) {
