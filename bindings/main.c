@@ -67,6 +67,8 @@ static int pmain(lua_State *L)
   lua_setfield(L, -2, "hilt.process.core");
   lua_pushcfunction(L, luaopen_hilt_serial_core);
   lua_setfield(L, -2, "hilt.serial.core");
+  lua_pushcfunction(L, luaopen_hilt_eshet_core);
+  lua_setfield(L, -2, "hilt.eshet.core");
   lua_pop(L, 1);
   const char *tried = NULL;
   if (hilt__libpath_setup(L, &tried) == NULL) {
