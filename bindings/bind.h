@@ -22,6 +22,7 @@ int luaopen_hilt_process_core(lua_State *L);
 int luaopen_hilt_serial_core(lua_State *L);
 int luaopen_hilt_json(lua_State *L);
 int luaopen_hilt_http(lua_State *L);
+int luaopen_hilt_eshet_core(lua_State *L);
 
 /// Fills package.path so lua/hilt/ is found wherever hilt runs from.
 /// Returns the directory used, or NULL (then *tried lists the candidates).

@@ -71,6 +71,8 @@ static int pmain(lua_State *L)
   lua_setfield(L, -2, "hilt.json");
   lua_pushcfunction(L, luaopen_hilt_http);
   lua_setfield(L, -2, "hilt.http");
+  lua_pushcfunction(L, luaopen_hilt_eshet_core);
+  lua_setfield(L, -2, "hilt.eshet.core");
   lua_pop(L, 1);
   const char *tried = NULL;
   if (hilt__libpath_setup(L, &tried) == NULL) {
