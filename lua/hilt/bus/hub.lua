@@ -47,6 +47,15 @@ function M.new()
   return self
 end
 
+--- hub:channels() -> the hub's channel container (hilt.bus.channel), which
+--- the control socket and the HTTP listener's channel streams share.
+function Hub:channels()
+  if not self.cc then
+    self.cc = require("hilt.bus.channel").container()
+  end
+  return self.cc
+end
+
 -- --- the tree ------------------------------------------------------------------
 
 local function prefixes(path)
