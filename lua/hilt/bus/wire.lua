@@ -87,7 +87,7 @@ function M.serve(hub, addr, opts)
     prop_register = function(path) client().hc:prop_register(path) end,
     event_register = function(path) said_hello():event_register(path) end,
     state_register = function(path) said_hello():state_register(path) end,
-    event_listen = function(path) said_hello():event_listen(path) end,
+    event_listen = function(path) client().hc:event_listen(path) end,
     action_call = function(path, ...)
       return client().hc:action_call(path, table.pack(...))
     end,

@@ -47,6 +47,9 @@ local LISTENERS = {
   { "wire", "listen", function(hub, addr, opts)
     return require("hilt.bus.wire").serve(hub, addr, { token = opts.token })
   end },
+  { "eshet", "eshet", function(hub, addr)
+    return require("hilt.bus.eshet").serve(hub, addr)
+  end },
 }
 
 return function(argv)
