@@ -245,10 +245,18 @@ function Bus:emit(path, value)
   self:request("event_emit", self:path(path), value)
 end
 
--- An iterator over a queue a callback fills: values from now on.
+-- An iterator over a queue a callback fills: values from now on. A reader
+-- that falls 1024 values behind loses the oldest: for a state the latest
+-- value matters most.
 local function queued()
   local q = hilt.queue(1024)
-  return function(v) q:try_put(v) end, function() return q:get() end, q
+  local function put(v)
+    if not q:try_put(v) then
+      q:try_get()
+      q:try_put(v)
+    end
+  end
+  return put, function() return q:get() end, q
 end
 
 --- bus:listen(path [, fn]): fn(value) runs (in a task) for each emit;

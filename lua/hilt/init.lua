@@ -98,9 +98,10 @@ M.log = require("hilt.log")
 M.signal = core.signal
 
 -- Parts that most scripts do not use load on first use: hilt.msgpack,
--- and the driver trees' hilt.connect, hilt.serve and hilt.lab.
+-- hilt.bus, and the driver trees' hilt.connect, hilt.serve and hilt.lab.
 local lazy = {
   msgpack = function() return require("hilt.msgpack") end,
+  bus = function() return require("hilt.bus") end,
   connect = function() return require("hilt.lab").connect end,
   serve = function() return require("hilt.lab").serve end,
   lab = function() return require("hilt.lab").lab end,
