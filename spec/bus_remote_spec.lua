@@ -161,6 +161,43 @@ describe("hilt.bus over hilt hub", function()
   end)
 end)
 
+describe("hilt.bus channels at hilt hub", function()
+  it("creates channels, dispatches to one listener, broadcasts to all, listens and watches", function()
+    local hub = hubs.start()
+    local a = busmod.connect(hub.addr.wire)
+    local b = busmod.connect(hub.addr.wire)
+    local ch = a:channels():create()
+    local one, two = ch:add_listener(), ch:add_listener()
+    assert.are.same({ one, two }, ch:listeners())
+    local same = b:channels():get(ch.id)
+    assert.are.equal(1, same:dispatch(one, "job", { n = 1 }))
+    same:broadcast("all", "hi")
+    local got = {}
+    for msg in ch:listen(one) do
+      got[#got + 1] = msg.type
+      if #got == 2 then break end
+    end
+    assert.are.same({ "job", "all" }, got)
+    local first = ch:listen(two)()
+    assert.are.same({ "all", "hi", 2 }, { first.type, first.payload, first.id })
+    -- A watcher sees later broadcasts, and goes with its stream.
+    local w, wid = b:channels():get(ch.id):watch()
+    assert.is_string(wid)
+    ch:broadcast("later", 3)
+    assert.are.equal("later", w().type)
+    w:close()
+    assert.is_true(wait.poll(5, function() return #ch:listeners() == 2 end))
+    local ok, err = pcall(b:channels().get, b:channels(), "nope")
+    assert.is_false(ok)
+    assert.matches("no channel 'nope'", tostring(err))
+    a:channels():remove(ch.id)
+    assert.are.same({}, b:channels():ids())
+    a:close()
+    b:close()
+    hub:remove()
+  end)
+end)
+
 describe("hilt.bus pings", function()
   it("drops a hub that does not answer a ping, and reconnects", function()
     local hellos = 0

@@ -410,6 +410,16 @@ function Bus:waiting()
   return next(self.regs) ~= nil or next(self.observed) ~= nil
 end
 
+--- bus:channels() -> the hub's channel container (docs/bus.md,
+--- "Channels"): the channels themselves for the embedded hub, proxies
+--- with the same methods for a remote one.
+function Bus:channels()
+  if not self.addr then
+    return M.embedded_hub():channels()
+  end
+  return require("hilt.bus.channel_remote").proxy(self.link)
+end
+
 --- bus:close(): leaves the hub (its actions and properties go, its
 --- states turn Unknown for their observers).
 function Bus:close()

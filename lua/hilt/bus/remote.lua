@@ -209,6 +209,15 @@ function Link:request(op, ...)
   return conn:call("bus/" .. op, ...)
 end
 
+--- link:stream(op, ...) -> stream: a streaming request (channels).
+function Link:stream(op, ...)
+  if not self.conn then
+    self:request("ping")
+  end
+  self.last_sent = hilt.now()
+  return self.conn:stream("bus/" .. op, ...)
+end
+
 --- link:wait([timeout]) -> true | nil, why
 function Link:wait(timeout)
   if self.connected then

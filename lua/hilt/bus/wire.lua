@@ -5,7 +5,8 @@
 -- notifications for what it listens to ("bus/event", "bus/state").
 --
 -- A client names its idle timeout in its hello; one that sends nothing
--- for longer is dropped, as ESHET's server does.
+-- for longer is dropped, as ESHET's server does. The hub's channels are
+-- under "bus/channel/" (hilt.bus.channel_remote).
 local hilt = require("hilt")
 local hcore = require("hilt.core")
 local rpc = require("hilt.rpc")
@@ -102,6 +103,8 @@ function M.serve(hub, addr, opts)
       return { known = known, value = value, age = age }
     end,
   }
+
+  bus.channel = require("hilt.bus.channel_remote").service(hub)
 
   local listener = rpc.serve(addr, { bus = bus }, {
     token = opts.token,
