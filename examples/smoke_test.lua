@@ -1,6 +1,7 @@
 #!/usr/bin/env hilt
 -- A smoke test for a board: power it, check its supply, log in on its
--- console, run a command on the exporter's machine, cycle the power. The same script runs against
+-- console, run a command on the exporter's machine, cycle the power, share
+-- its power state on the bus. The same script runs against
 -- the lab served in this process or an exporter elsewhere:
 --
 --   hilt run --lab examples/lab.lua examples/smoke_test.lua
@@ -68,6 +69,22 @@ end)
 step("power cycle", function()
   board.power:cycle(0.1)
   assert(board.power:state() == "on")
+end)
+
+step("bus: the board's power, observed", function()
+  -- The bus is inside this process unless --bus or $HILT_BUS names a hub.
+  local owner, watcher = hilt.bus.connect(), hilt.bus.connect()
+  local power = owner:state_register("/lab/dut/power")
+  power:changed(board.power:state())
+  local seen = watcher:observe("/lab/dut/power")
+  assert(seen() == "on", "the observer did not see the board on")
+  board.power:off()
+  power:changed(board.power:state())
+  assert(seen() == "off", "the observer did not see the board off")
+  owner:close()
+  assert(seen() == hilt.bus.Unknown, "the state outlived its owner")
+  watcher:close()
+  board.power:on()
 end)
 
 step("power off", function()
