@@ -50,6 +50,12 @@ local LISTENERS = {
   { "eshet", "eshet", function(hub, addr)
     return require("hilt.bus.eshet").serve(hub, addr)
   end },
+  { "http", "http", function(hub, addr)
+    return require("hilt.bus.http").serve(hub, addr)
+  end },
+  { "control", "control", function(hub, path)
+    return require("hilt.bus.control").serve(hub, path)
+  end },
 }
 
 return function(argv)
