@@ -16,6 +16,7 @@
 local hilt = require("hilt")
 local hcore = require("hilt.core")
 local hub_mod = require("hilt.bus.hub")
+local log = require("hilt.log")
 
 local M = {}
 
@@ -80,16 +81,14 @@ local function peer_of(self)
       if not (st and st.on_set) then not_implemented() end
       return st.on_set(v)
     end,
-    event = function(path, v)
-      for _, cb in ipairs(self.listeners[path] or {}) do
-        hilt.spawn(cb, v)
-      end
+    event = function(path, v, inline)
+      M.run_callbacks(self.listeners[path], v, inline)
     end,
-    state = function(path, known, v)
+    state = function(path, known, v, inline)
       if not known then
         v = Unknown
       end
-      self:deliver(path, v)
+      self:deliver(path, v, inline)
     end,
   }
 end
@@ -315,14 +314,33 @@ function Bus:state_register(path, opts)
   return st
 end
 
--- A state's value reaches this client's observers of it, each in a task.
-function Bus:deliver(path, value)
+-- A state's value reaches this client's observers of it, each in a task;
+-- or, with `inline`, one after another in the calling task (a remote
+-- hub's notification arrives in a task of its own, so a task per callback
+-- would only add a spawn to each delivery).
+function Bus:deliver(path, value, inline)
   local o = self.observed[path]
   if o then
     o.value = value
   end
-  for _, cb in ipairs(self.observers[path] or {}) do
-    hilt.spawn(cb, value)
+  M.run_callbacks(self.observers[path], value, inline)
+end
+
+--- run_callbacks(list, value, inline): each fn(value) in a task, or in
+--- this task one after another; an error is logged, never raised.
+function M.run_callbacks(list, value, inline)
+  if not list then
+    return
+  end
+  for _, cb in ipairs(list) do
+    if inline then
+      local ok, err = xpcall(cb, debug.traceback, value)
+      if not ok then
+        log.at("error", "bus", "callback failed: %s", tostring(err))
+      end
+    else
+      hilt.spawn(cb, value)
+    end
   end
 end
 

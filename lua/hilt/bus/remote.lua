@@ -34,8 +34,9 @@ local function router_of(bus, link)
     prop_get = peer.prop_get,
     prop_set = peer.prop_set,
     state_set = peer.state_set,
-    event = peer.event,
-    state = peer.state,
+    -- Notifications run in a task of their own: callbacks run in it.
+    event = function(path, v) peer.event(path, v, true) end,
+    state = function(path, known, v) peer.state(path, known, v, true) end,
   } }
 end
 
