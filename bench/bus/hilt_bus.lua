@@ -2,7 +2,7 @@
 -- both hilt.bus clients of one `hilt hub` over hilt's wire.
 --
 --   hilt hilt_bus.lua owner ADDR TAG PATHS WINDOW SECONDS RATE LAG
---   hilt hilt_bus.lua observers ADDR TAG PATHS CONNS PER_PATH [TIMEOUT]
+--   hilt hilt_bus.lua observers ADDR TAG PATHS CONNS PER_PATH TIMEOUT STRIDE
 --
 -- The owner registers the states /bench/TAG/s1 .. sPATHS and changes them
 -- for SECONDS: WINDOW tasks each change their share of the paths in turn,
@@ -20,8 +20,10 @@
 -- The observers open CONNS bus connections; each observes every path with
 -- PER_PATH callbacks. Prints "ready" once all observe. Every 2 ms the
 -- least number of changes any connection has taken goes to /bench/TAG/ack
--- (from a connection of its own). When every callback has seen the end
--- (or after TIMEOUT s, default 60) it prints: deliveries (callback runs),
+-- (from a connection of its own). Every STRIDE-th delivery's latency is
+-- kept (a long run at full speed would otherwise spend much of its time
+-- on a table of millions of samples). When every callback has seen the
+-- end (or after TIMEOUT s) it prints: deliveries (callback runs),
 -- notifications (what reached the connections), deliveries_per_sec
 -- (between the first and the last delivery), the latency percentiles in
 -- microseconds, "disorder" (values not above the last one on their path
@@ -31,7 +33,7 @@ local bus_mod = require("hilt.bus")
 
 local mode, addr, tag = ...
 local usage = "usage: hilt hilt_bus.lua owner ADDR TAG PATHS WINDOW SECONDS RATE LAG\n"
-  .. "       hilt hilt_bus.lua observers ADDR TAG PATHS CONNS PER_PATH [TIMEOUT]\n"
+  .. "       hilt hilt_bus.lua observers ADDR TAG PATHS CONNS PER_PATH TIMEOUT STRIDE\n"
 
 local function paths_of(n)
   local out = {}
@@ -115,7 +117,7 @@ local function percentile(sorted, p)
   return sorted[math.max(1, math.ceil(#sorted * p))]
 end
 
-local function observers(npaths, nconns, per_path, timeout)
+local function observers(npaths, nconns, per_path, timeout, stride)
   local paths = paths_of(npaths)
   local deliveries, notifications, disorder = 0, 0, 0
   local first, last
@@ -127,18 +129,10 @@ local function observers(npaths, nconns, per_path, timeout)
     local bus = bus_mod.connect(addr)
     buses[c] = bus
     taken[c] = 0
-    -- Notifications: the changes that reach the connection, before its
-    -- callbacks (not the end, nor Unknown when the owner leaves).
-    local deliver = bus.deliver
-    bus.deliver = function(self, path, v)
-      if type(v) == "number" and v >= 0 then
-        notifications = notifications + 1
-        taken[c] = taken[c] + 1
-      end
-      return deliver(self, path, v)
-    end
     for _, p in ipairs(paths) do
-      -- The first callback of a path checks its order.
+      -- A notification runs each of the connection's callbacks for its
+      -- path once, so the first callback counts the notifications (the
+      -- changes the connection has taken) and checks their order.
       local prev = -math.huge
       for k = 1, per_path do
         bus:observe(p, function(v)
@@ -152,9 +146,13 @@ local function observers(npaths, nconns, per_path, timeout)
           deliveries = deliveries + 1
           first = first or now
           last = now
-          nlat = nlat + 1
-          lat[nlat] = now - v
+          if deliveries % stride == 0 then
+            nlat = nlat + 1
+            lat[nlat] = now - v
+          end
           if k == 1 then
+            notifications = notifications + 1
+            taken[c] = taken[c] + 1
             if v <= prev then disorder = disorder + 1 end
             prev = v
           end
@@ -203,9 +201,10 @@ if mode == "owner" and tag and tonumber((select(6, ...))) then
   local np, w, s, r, l = select(4, ...)
   owner(tonumber(np), tonumber(w), tonumber(s), tonumber(r) or 0,
     tonumber(l) or 0)
-elseif mode == "observers" and tag and tonumber((select(6, ...))) then
-  local np, nc, pp, t = select(4, ...)
-  observers(tonumber(np), tonumber(nc), tonumber(pp), tonumber(t) or 60)
+elseif mode == "observers" and tag and tonumber((select(8, ...))) then
+  local np, nc, pp, t, st = select(4, ...)
+  observers(tonumber(np), tonumber(nc), tonumber(pp), tonumber(t),
+    tonumber(st))
 else
   io.stderr:write(usage)
   os.exit(2)

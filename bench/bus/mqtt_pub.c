@@ -102,15 +102,18 @@ int main(int argc, char **argv)
     int can = outstanding < window && (lag <= 0 || k - acked < lag);
     int wait_ms = 1;
     if (can && rate > 0) {
+      // Sleeps (in whole ms, as libuv's timers under hilt.sleep) rather
+      // than spins until the next message is due.
       double due = start + (double)k / rate;
       can = t >= due;
-      wait_ms = can ? 0 : (int)((due - t) * 1e3);
+      wait_ms = can ? 0 : (int)((due - t) * 1e3) + 1;
     }
     if (can) {
       publish(m, names[k % topics], t, qos);
       k++;
-      // Reads and writes without waiting once WINDOW is out (or on a
-      // schedule, each time): libmosquitto writes only in its loop.
+      // Polls, without waiting, once WINDOW is out (or, on a schedule,
+      // after each message): PUBACKs, the credit and the rest of a write
+      // the socket did not take come only through libmosquitto's loop.
       if (outstanding < window && rate <= 0) {
         continue;
       }

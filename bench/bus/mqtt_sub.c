@@ -3,16 +3,16 @@
 // one thread (a poll loop), each subscribed at QoS 0 to every topic
 // bench/TAG/s1 .. sTOPICS.
 //
-//   mqtt_sub PORT TAG TOPICS CONNS [TIMEOUT]
+//   mqtt_sub PORT TAG TOPICS CONNS TIMEOUT STRIDE
 //
 // Prints "ready" once every subscription is acknowledged. Each message is
 // one delivery; its payload is the publisher's CLOCK_MONOTONIC time in
 // seconds, so each delivery has a latency and each topic's values rise
 // on each connection; "-1" ends a topic. Every 2 ms the least number of
 // messages any connection has taken goes to bench/TAG/ack (the credit
-// that paces the publisher, mqtt_pub.c). Once every connection has seen
-// every topic end, or after TIMEOUT seconds (default 60), prints the
-// same keys as hilt_bus.lua.
+// that paces the publisher, mqtt_pub.c). Every STRIDE-th delivery's
+// latency is kept. Once every connection has seen every topic end, or
+// after TIMEOUT seconds, prints the same keys as hilt_bus.lua.
 #include <string.h>
 
 #include "mqtt_common.h"
@@ -24,7 +24,7 @@ typedef struct {
   double *prev;      // per topic, the last value
 } sub_t;
 
-static int topics, ended, subscribed;
+static int topics, ended, subscribed, stride;
 static long deliveries, disorder;
 static double first, last;
 static double *lat;
@@ -81,7 +81,9 @@ static void on_message(struct mosquitto *m, void *data,
     first = t;
   }
   last = t;
-  add_latency(t - v);
+  if (deliveries % stride == 0) {
+    add_latency(t - v);
+  }
   if (v <= s->prev[k]) {
     disorder++;
   }
@@ -105,15 +107,16 @@ static double percentile(double p)
 
 int main(int argc, char **argv)
 {
-  if (argc < 5) {
-    fprintf(stderr, "usage: mqtt_sub PORT TAG TOPICS CONNS [TIMEOUT]\n");
+  if (argc < 7) {
+    fprintf(stderr, "usage: mqtt_sub PORT TAG TOPICS CONNS TIMEOUT STRIDE\n");
     return 2;
   }
   int port = atoi(argv[1]);
   const char *tag = argv[2];
   topics = atoi(argv[3]);
   int conns = atoi(argv[4]);
-  double timeout = argc > 5 ? atof(argv[5]) : 60;
+  double timeout = atof(argv[5]);
+  stride = atoi(argv[6]) > 0 ? atoi(argv[6]) : 1;
   mosquitto_lib_init();
   sub_t *subs = calloc((size_t)conns, sizeof *subs);
   // The clients, and the connection the credit goes out on, last.

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The bus hub against mosquitto, each measured in the same run, in rounds
-# that alternate them (hilt, mosquitto, hilt, ...): one state owner, 100
-# observers over 10 connections and one broker process (`hilt hub` over
-# hilt's wire, or mosquitto 2), all on TCP loopback, each process a client
-# of its own: the owner (hilt_bus.lua owner, or mqtt_pub.c), the
-# observers (hilt_bus.lua observers, or mqtt_sub.c, libmosquitto in one
-# thread) and the broker.
+# that alternate them (hilt, mosquitto, hilt, ...). A run is three
+# processes on TCP loopback: the broker (`hilt hub` over hilt's wire, or
+# mosquitto 2), one state owner (hilt_bus.lua owner, or mqtt_pub.c) and
+# the 100 observers' process (hilt_bus.lua observers, or mqtt_sub.c:
+# libmosquitto clients in one thread). Reports are medians of the rounds
+# and the median of the rounds' hilt/mosquitto ratios.
 #
 # 1. Deliveries per second. A delivery is one observer callback run (for
 #    MQTT one message reaching a subscription). Two shapes:
@@ -47,18 +47,25 @@
 # apart from the clients, and the losses or reorderings seen (none is
 # expected from either). mosquitto runs with a config of ours:
 # max_queued_messages 0 (its default of 1000 caps each client's queue of
-# outgoing packets, QoS 0 included, and drops the rest), set_tcp_nodelay
-# true (default false; hilt sets TCP_NODELAY on every socket, and so do
-# our libmosquitto clients), persistence false (the default), logging
-# off.
+# outgoing packets, QoS 0 included, and drops the rest), persistence false
+# (the default), logging off, and TCP_NODELAY (set_tcp_nodelay, and on
+# the libmosquitto clients) whichever way is stronger: off, mosquitto's
+# default, for QoS 0 throughput (Nagle's algorithm coalesces its one
+# write per packet: about twice the deliveries/s here); on for latency
+# and for QoS 1 (with Nagle a message, or a PUBACK the publisher's window
+# waits for, can wait for a delayed ACK: p99s of tens of ms, and QoS 1
+# rates from 40k to 120k deliveries/s from one run to the next).
+# BUS_MQTT_NODELAY=0 or 1 uses one setting for all. hilt sets TCP_NODELAY
+# on every socket and coalesces writes itself.
 #
 # Usage: bench/bus/run.sh   (BUS_BENCH_ROUNDS, default 5;
 #   BUS_BENCH_SECONDS per throughput run, default 3; BUS_LATENCY_RATE,
 #   default 1000; BUS_LATENCY_SECONDS, default 5; BUS_WINDOW, default 10;
 #   BUS_LAG, default 1000; BUS_MEM_CONNS, default 1000 (0: no memory
 #   measurement); BUS_MEM_STATES, default 100; BUS_BENCH_SHAPES, default
-#   "paths fanout latency"; QUICK=1 for one short round and a small memory load, to
-#   check that it runs; HILT, the binary)
+#   "paths fanout latency"; BUS_MQTT_NODELAY, default auto; QUICK=1 for
+#   one short round and a small memory load, to check that it runs;
+#   HILT, the binary)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 rpc=$(cd "$here/../rpc" && pwd)
@@ -72,7 +79,7 @@ lat_rate=${BUS_LATENCY_RATE:-1000}
 lat_seconds=${BUS_LATENCY_SECONDS:-5}
 window=${BUS_WINDOW:-10}
 lag=${BUS_LAG:-1000}
-export BUS_MQTT_NODELAY=${BUS_MQTT_NODELAY:-0}
+mqtt_nodelay=${BUS_MQTT_NODELAY:-auto}
 mem_conns=${BUS_MEM_CONNS:-1000}
 mem_states=${BUS_MEM_STATES:-100}
 # shellcheck source=SCRIPTDIR/../rpc/lib.sh
@@ -134,16 +141,18 @@ start_hub() {
   return 1
 }
 
-# start_mosquitto: mosquitto with the config above on a free port; sets
-# server_pid and port.
+# start_mosquitto: mosquitto with the config above on a free port, with
+# TCP_NODELAY if $BUS_MQTT_NODELAY is 1; sets server_pid and port.
 start_mosquitto() {
   port=$(free_port)
+  local nodelay=false
+  [ "$BUS_MQTT_NODELAY" = 1 ] && nodelay=true
   cat >"$tmp/mosquitto.conf" <<EOF
 listener $port 127.0.0.1
 allow_anonymous true
 persistence false
 max_queued_messages 0
-set_tcp_nodelay $([ "$BUS_MQTT_NODELAY" = 1 ] && echo true || echo false)
+set_tcp_nodelay $nodelay
 log_dest none
 EOF
   mosquitto -c "$tmp/mosquitto.conf" >"$tmp/broker.log" 2>&1 &
@@ -157,6 +166,18 @@ start_broker() {
     hilt) start_hub ;;
     *) start_mosquitto ;;
   esac
+}
+
+# nodelay_for LABEL SHAPE: sets BUS_MQTT_NODELAY, which start_mosquitto
+# and mqtt_common.h read, for a run of LABEL in SHAPE (or "memory").
+nodelay_for() {
+  export BUS_MQTT_NODELAY=$mqtt_nodelay
+  if [ "$mqtt_nodelay" = auto ]; then
+    BUS_MQTT_NODELAY=0
+    if [ "$1" = mosquitto-q1 ] || [ "$2" = latency ]; then
+      BUS_MQTT_NODELAY=1
+    fi
+  fi
 }
 
 broker_cpu_s() {
@@ -194,11 +215,13 @@ failed() {
 # in SHAPE (paths, fanout, latency), recorded under "LABEL tcp SHAPE".
 run_bus() {
   local label=$1 shape=$2 tag="r$RANDOM$RANDOM"
-  local paths=10 conns=10 per=1 rate=0 credit=$lag secs=$seconds
+  # stride: every how many deliveries an observer keeps a latency.
+  local paths=10 conns=10 per=1 rate=0 credit=$lag secs=$seconds stride=64
   case $shape in
     fanout) paths=1 per=10 ;;
-    latency) rate=$lat_rate credit=0 secs=$lat_seconds ;;
+    latency) rate=$lat_rate credit=0 secs=$lat_seconds stride=1 ;;
   esac
+  nodelay_for "$label" "$shape"
   if ! start_broker "$label"; then
     failed "$label" "$shape" "broker did not start" "$tmp/broker.log"
     return
@@ -207,14 +230,14 @@ run_bus() {
   if [ "$label" = hilt ]; then
     local addr=tcp://127.0.0.1:$port
     subs=("$hilt" "$here/hilt_bus.lua" observers "$addr" "$tag" "$paths"
-      "$conns" "$per" "$sub_timeout")
+      "$conns" "$per" "$sub_timeout" "$stride")
     pub=("$hilt" "$here/hilt_bus.lua" owner "$addr" "$tag" "$paths"
       "$window" "$secs" "$rate" "$credit")
   else
     local qos=${label#mosquitto-q}
     # 100 subscribers one topic: 100 connections (see the top).
     subs=("$tmp/mqtt_sub" "$port" "$tag" "$paths" $((conns * per))
-      "$sub_timeout")
+      "$sub_timeout" "$stride")
     pub=("$tmp/mqtt_pub" "$port" "$tag" "$paths" "$qos" "$window" "$secs"
       "$rate" "$credit")
   fi
@@ -241,7 +264,8 @@ run_bus() {
   local key value
   while read -r key value; do v[sub_$key]=$value; done <"$tmp/subs.out"
   while read -r key value; do v[pub_$key]=$value; done <"$tmp/pub.out"
-  local want=$((${v[pub_changes]} * conns * per))
+  local changes=${v[pub_changes]}
+  local want=$((changes * conns * per))
   if [ "${v[sub_complete]:-0}" != 1 ] || [ "${v[sub_deliveries]}" != "$want" ]; then
     echo "$label $shape: incomplete: ${v[sub_deliveries]} of $want deliveries"
   fi
@@ -249,7 +273,7 @@ run_bus() {
     echo "$label $shape: ${v[sub_disorder]} values came out of order"
   fi
   record "$label" tcp "$shape" <<EOF
-$(sed -n 's/^\(deliveries\|notifications\|deliveries_per_sec\|lat_p50_us\|lat_p99_us\) /\1 /p' "$tmp/subs.out")
+$(grep -E '^(deliveries|notifications|deliveries_per_sec|lat_p50_us|lat_p99_us) ' "$tmp/subs.out")
 changes_per_sec $(awk -v c="${v[pub_changes]}" -v s="${v[pub_owner_seconds]}" 'BEGIN { printf "%.0f", c / s }')
 broker_cpu_s $cpu
 broker_us_per_delivery $(awk -v c="$cpu" -v d="${v[sub_deliveries]}" 'BEGIN { if (d > 0) printf "%.3f", c * 1e6 / d }')
@@ -288,6 +312,7 @@ declare -A mem
 # run_mem LABEL: the broker with the load in; mem[LABEL_*] its figures.
 run_mem() {
   local label=$1 loader
+  nodelay_for "$label" memory
   if ! start_broker "$label"; then
     failed "$label" memory "broker did not start" "$tmp/broker.log"
     return
@@ -353,12 +378,16 @@ for m in "${plan[@]}"; do
   echo "bus $label $shape broker CPU: $(show "$label tcp $shape broker_us_per_delivery" 1 %.2f us/delivery)"
   echo "bus $label $shape observers' CPU: $(show "$label tcp $shape observers_us_per_delivery" 1 %.2f us/delivery)"
 done
-RATE_KEY=deliveries_per_sec rate_ratio hilt mosquitto-q0 tcp paths 2.0
-RATE_KEY=deliveries_per_sec rate_ratio hilt mosquitto-q1 tcp paths
-RATE_KEY=deliveries_per_sec rate_ratio hilt mosquitto-q0 tcp fanout
-RATE_KEY=broker_us_per_delivery rate_ratio hilt mosquitto-q0 tcp paths
-RATE_KEY=lat_p50_us rate_ratio hilt mosquitto-q0 tcp latency
-RATE_KEY=lat_p99_us rate_ratio hilt mosquitto-q0 tcp latency
+# "bus WHAT A/B tcp SHAPE: ratio ..." (rate_ratio, lib.sh).
+ratio_of() {
+  BENCH_NAME="bus $1" RATE_KEY=$2 rate_ratio "${@:3}"
+}
+ratio_of deliveries/s deliveries_per_sec hilt mosquitto-q0 tcp paths 2.0
+ratio_of deliveries/s deliveries_per_sec hilt mosquitto-q1 tcp paths
+ratio_of deliveries/s deliveries_per_sec hilt mosquitto-q0 tcp fanout
+ratio_of "broker CPU/delivery" broker_us_per_delivery hilt mosquitto-q0 tcp paths
+ratio_of "latency p50" lat_p50_us hilt mosquitto-q0 tcp latency
+ratio_of "latency p99" lat_p99_us hilt mosquitto-q0 tcp latency
 mib() {
   if [ -n "$1" ]; then
     awk -v k="$1" 'BEGIN { printf "%.1f\n", k / 1024 }'
@@ -375,8 +404,14 @@ done
 row() {
   printf '%-34s %12s %12s %14s  %s\n' "$@"
 }
+# fmt FORMAT VALUE: VALUE in FORMAT, or "-" if there is none.
 fmt() {
-  [ -n "$2" ] && printf "$1" "$2" || echo "-"
+  if [ -n "$2" ]; then
+    # shellcheck disable=SC2059 # the format is the caller's
+    printf "$1" "$2"
+  else
+    echo "-"
+  fi
 }
 echo
 row "bus summary (medians)" hilt mosquitto hilt/mosquitto target
@@ -412,10 +447,12 @@ for p in p50 p99; do
     "$(fmt %.2fx "$(per_round hilt mosquitto-q0 latency "lat_${p}_us")")" \
     "lower is better"
 done
-a=$(mib "${mem[hilt_hwm_kb]:-}")
-b=$(mib "${mem[mosquitto_hwm_kb]:-}")
-t=
-[ -n "$a" ] && t="target <= 256 MiB: $(verdict "$a" "<=" 256)"
-r=-
-[ -n "$a" ] && [ -n "$b" ] && r=$(ratio "$a" "$b")
-row "peak RSS MiB, $mem_conns conns x $mem_states" "${a:--}" "${b:--}" "$r" "$t"
+if [ "$mem_conns" -gt 0 ]; then
+  a=$(mib "${mem[hilt_hwm_kb]:-}")
+  b=$(mib "${mem[mosquitto_hwm_kb]:-}")
+  t=
+  [ -n "$a" ] && t="target <= 256 MiB: $(verdict "$a" "<=" 256)"
+  r=-
+  [ -n "$a" ] && [ -n "$b" ] && r=$(ratio "$a" "$b")
+  row "peak RSS MiB, $mem_conns conns x $mem_states" "${a:--}" "${b:--}" "$r" "$t"
+fi
