@@ -31,6 +31,9 @@ end
 
 local Exporter = {}
 Exporter.__index = Exporter
+-- Its process methods (log, kill, wait, stop, remove) serve any spec
+-- process with the same fields: proc, errfile, dir (spec/support/hub.lua).
+M.Exporter = Exporter
 
 -- Starts the process for this exporter's config and waits for its
 -- "listening on" line. Its stderr goes to a file, and its stdout is

@@ -54,47 +54,10 @@ function M.start(args, opts)
   return self
 end
 
-function Hub:log()
-  local f = io.open(self.errfile, "rb")
-  if not f then return "" end
-  local text = f:read("a")
-  f:close()
-  return text
-end
-
-function Hub:kill(sig)
-  pcall(self.proc.kill, self.proc, sig or "term")
-end
-
-function Hub:wait(seconds)
-  local ok, code, signal = pcall(hilt.timeout, seconds or 10, self.proc.wait, self.proc)
-  if not ok then
-    self:kill("kill")
-    code, signal = self.proc:wait()
-    signal = "timed out, then " .. tostring(signal)
-  end
-  self.proc:close()
-  return { code = code, signal = signal, err = self:log() }
-end
-
---- hub:stop([sig]) -> {code, signal, err}
-function Hub:stop(sig)
-  if not self.stopped then
-    self:kill(sig or "term")
-    self.stopped = self:wait()
-  end
-  return self.stopped
-end
-
---- hub:restart(): the same hub again, on the same addresses.
-function Hub:restart()
-  self.stopped = nil
-  self:spawn()
-end
-
-function Hub:remove()
-  self:stop("kill")
-  process.run({ "rm", "-rf", self.dir })
+-- hub:log(), hub:kill(sig), hub:wait([s]), hub:stop([sig]), hub:restart()
+-- (on the same addresses), hub:remove(): as an exporter's.
+for _, name in ipairs({ "log", "kill", "wait", "stop", "restart", "remove" }) do
+  Hub[name] = exporter.Exporter[name]
 end
 
 --- script(hub, source [, opts]) -> proc: runs source as a hilt script with
