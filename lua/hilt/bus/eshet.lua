@@ -18,6 +18,7 @@ local net = require("hilt.net")
 local msgpack = require("hilt.msgpack")
 local eshet = require("hilt.eshet.core")
 local log = require("hilt.log")
+local idle = require("hilt.bus.idle")
 
 local M = {}
 
@@ -308,29 +309,11 @@ function M.serve(hub, addr)
     local c = setmetatable({ stream = stream, name = tostring(stream),
       waiting = {}, next_id = 0, timeout = 0, last = hilt.now() }, Client)
     c.hc = hub:connect(peer_of(c))
-    clients[c] = true
+    clients[c] = c
     c:run()
     clients[c] = nil
   end)
-  -- Drops clients silent past the timeout they asked for in their hello.
-  local sweep = hilt.every(1, function()
-    local now = hilt.now()
-    for c in pairs(clients) do
-      if c.timeout > 0 and now - c.last > c.timeout then
-        c:close(("silent for %ds"):format(c.timeout))
-      end
-    end
-  end)
-  return {
-    address = function() return listener:address() end,
-    close = function()
-      sweep:stop()
-      for c in pairs(clients) do
-        c:close()
-      end
-      listener:close()
-    end,
-  }
+  return idle.listener(listener, clients, function(c, _, why) c:close(why) end)
 end
 
 return M

@@ -11,6 +11,7 @@ local hilt = require("hilt")
 local hcore = require("hilt.core")
 local rpc = require("hilt.rpc")
 local log = require("hilt.log")
+local idle = require("hilt.bus.idle")
 
 local M = {}
 
@@ -115,28 +116,13 @@ function M.serve(hub, addr, opts)
     end,
   })
 
-  -- Drops clients silent past the timeout they asked for.
-  local sweep = hilt.every(1, function()
-    local now = hilt.now()
-    for conn, c in pairs(clients) do
-      if c.timeout > 0 and now - c.last > c.timeout then
-        log.at("info", "hub", "%s: silent for %ds, dropped", tostring(conn), c.timeout)
-        clients[conn] = nil
-        conn:close()
-      end
+  return idle.listener(listener, clients, function(conn, _, why)
+    if why then
+      log.at("info", "hub", "%s: %s, dropped", tostring(conn), why)
     end
+    clients[conn] = nil
+    conn:close()
   end)
-
-  return {
-    address = function() return listener:address() end,
-    close = function()
-      sweep:stop()
-      for conn in pairs(clients) do
-        conn:close()
-      end
-      listener:close()
-    end,
-  }
 end
 
 return M
