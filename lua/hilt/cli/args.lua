@@ -1,7 +1,24 @@
 -- Command-line options for hilt's subcommands: "--name value",
 -- "--name=value" and flags, then positional arguments. An option that is
--- not known, or lacks its value, is a usage error naming it.
+-- not known, or lacks its value, is a usage error naming it. Also how a
+-- subcommand ends with an error.
+local hcore = require("hilt.core")
+
 local M = {}
+
+--- die(command, code, fmt, ...): "hilt COMMAND: message" on stderr (after
+--- what stdout holds), then exit with code.
+function M.die(command, code, fmt, ...)
+  io.stdout:flush()
+  io.stderr:write("hilt ", command, ": ", fmt:format(...), "\n")
+  io.stderr:flush()
+  return hcore.exit(code)
+end
+
+--- message(err) -> an error's text: a hilt.Error's message, else tostring.
+function M.message(err)
+  return hcore.is_error(err) and err.message or tostring(err)
+end
 
 --- parse(argv, first, spec) -> opts, positional | nil, message.
 --- spec: name -> "value" | "flag" | "list" (a value that may repeat,

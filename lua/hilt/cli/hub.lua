@@ -33,14 +33,10 @@ their observers) and exits.
 ]]
 
 local function die(code, fmt, ...)
-  io.stderr:write("hilt hub: ", fmt:format(...), "\n")
-  io.stderr:flush()
-  return hcore.exit(code)
+  return args.die("hub", code, fmt, ...)
 end
 
-local function message(err)
-  return hcore.is_error(err) and err.message or tostring(err)
-end
+local message = args.message
 
 -- name -> function(hub, addr, opts) -> listener, in the order they start.
 local LISTENERS = {

@@ -19,10 +19,7 @@ Options:
 ]]
 
 local function die(code, fmt, ...)
-  io.stdout:flush()
-  io.stderr:write("hilt serial: ", fmt:format(...), "\n")
-  io.stderr:flush()
-  return hcore.exit(code)
+  return args.die("serial", code, fmt, ...)
 end
 
 -- The columns of a port: path, transport, USB id, serial, description.

@@ -28,14 +28,10 @@ a second Ctrl-C exits at once.
 ]]
 
 local function die(code, fmt, ...)
-  io.stderr:write("hilt serve: ", fmt:format(...), "\n")
-  io.stderr:flush()
-  return hcore.exit(code)
+  return args.die("serve", code, fmt, ...)
 end
 
-local function message(err)
-  return hcore.is_error(err) and err.message or tostring(err)
-end
+local message = args.message
 
 return function(argv)
   local opts, pos = args.parse(argv, 2, { listen = "value", token = "value",
