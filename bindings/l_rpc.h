@@ -14,7 +14,12 @@
 #define RPC_CONN_MT "hilt.rpc.Conn"
 
 /// Uservalue slots of a connection.
-enum { CONN_UV_DISPATCH = 1, CONN_UV_ON_RESET = 2, CONN_UV_COUNT = 2 };
+enum {
+  CONN_UV_DISPATCH = 1,
+  CONN_UV_ON_RESET = 2,
+  CONN_UV_NOTIFY = 3,  // runs a read's notifications: notify(conn, q, n)
+  CONN_UV_COUNT = 3
+};
 
 typedef struct {
   rpc_session_t s;
@@ -33,6 +38,8 @@ typedef struct {
   int keep_alive;        // 1: keeps the process running even when idle;
                          // -1: never, not even with calls in flight
   int kept;              // the stream's handles keep the loop running
+  int notify_ref;        // the notifications of this read, or LUA_NOREF
+  int notify_n;          // their count, times 3 (method, params, trace)
 } conn_t;
 
 /// Pushes a new connection (not yet attached to a stream) and returns it.
@@ -45,6 +52,10 @@ void hilt__conn_attach(lua_State *L, conn_t *c, net_stream_t *stream);
 
 /// The callbacks a connection's stream uses.
 extern const net_stream_cb_t hilt__conn_stream_cb;
+
+/// Spawns one task running the notifications the last read queued, in
+/// their order (see hilt__handle_request).
+void hilt__handle_notifications(conn_t *c);
 
 /// Ends the connection: fails every pending call `unavailable`, cancels
 /// every handler, runs on_reset, closes the stream. Idempotent.

@@ -99,8 +99,11 @@ static int write_cb(rpc_session_t *s, const char *p, size_t n)
 
 // --- the session's callbacks -------------------------------------------------------
 
+// Every message but a queued notification first lets the notifications
+// before it start, so tasks start in the order their messages came.
 static void on_response(rpc_session_t *s, rpc_op_t *op, const rpc_msg_t *m)
 {
+  hilt__handle_notifications(s->data);
   if (op->stream != NULL) {
     hilt__stream_response(s->data, op, m);
   } else {
@@ -111,6 +114,7 @@ static void on_response(rpc_session_t *s, rpc_op_t *op, const rpc_msg_t *m)
 static void on_stream(rpc_session_t *s, rpc_op_t *op, const rpc_msg_t *m)
 {
   conn_t *c = s->data;
+  hilt__handle_notifications(c);
   if (op->stream != NULL) {
     hilt__stream_deliver(c, op, m);
   }
@@ -122,6 +126,7 @@ static void on_stream(rpc_session_t *s, rpc_op_t *op, const rpc_msg_t *m)
 static void on_fail(rpc_session_t *s, rpc_op_t *op, const char *why)
 {
   conn_t *c = s->data;
+  hilt__handle_notifications(c);
   hilt__stream_end(c, op, "protocol", why);
   if (op->side == RPC_CALLEE) {
     hilt__conn_interrupt(c, op, "protocol", why);
@@ -181,7 +186,9 @@ void hilt__conn_end(conn_t *c, const char *why)
 static void stream_read(net_stream_t *s, const char *p, size_t n, void *data)
 {
   conn_t *c = data;
-  if (!c->ended && rpc_session_feed(&c->s, p, n) != 0) {
+  int rc = c->ended ? 0 : rpc_session_feed(&c->s, p, n);
+  hilt__handle_notifications(c);  // even those before a protocol error
+  if (rc != 0) {
     HILT_WARN("rpc", "closing the connection with %s: %s", c->peer,
               c->s.why);
     hilt__conn_end(c, c->s.why);
@@ -233,6 +240,7 @@ conn_t *hilt__conn_new(lua_State *L, const char *token, const char *peer)
   memset(c, 0, sizeof *c);
   c->L = hilt_sched_state();  // not L: a task's thread is reused
   c->self_ref = LUA_NOREF;
+  c->notify_ref = LUA_NOREF;
   c->ended = 1;  // until attached
   snprintf(c->why, sizeof c->why, "not connected");
   snprintf(c->peer, sizeof c->peer, "%s", peer);
@@ -308,10 +316,19 @@ static int set_uv(lua_State *L, int slot)
   return 0;
 }
 
-// conn:serve(dispatch): dispatch(conn, id|nil, method, params, trace,
-// streaming) runs in a new task per incoming call.
+// conn:serve(dispatch[, notify]): dispatch(conn, id|nil, method, params,
+// trace, streaming) runs in a new task per incoming call. With notify,
+// the notifications (calls without an id or a timeout) of one read run
+// in one task instead, notify(conn, q, n): q holds n/3 triples of method,
+// params and trace (false if none), in the order they came.
 static int l_conn_serve(lua_State *L)
 {
+  hilt__conn_check(L, 1);
+  lua_settop(L, 3);
+  if (!lua_isnil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TFUNCTION);
+  }
+  lua_setiuservalue(L, 1, CONN_UV_NOTIFY);
   return set_uv(L, CONN_UV_DISPATCH);
 }
 

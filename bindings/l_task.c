@@ -165,6 +165,20 @@ static int l_current(lua_State *L)
   return 1;
 }
 
+// on_wait(fn): fn() runs once, outside any task, when the calling task
+// next waits (not when it only yields).
+static int l_on_wait(lua_State *L)
+{
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  hilt_task_t *t = hilt_task_current();
+  if (t == NULL || t->co != L) {
+    return luaL_error(L, "on_wait: not called from a task");
+  }
+  lua_settop(L, 1);
+  hilt_task_on_wait(L);
+  return 0;
+}
+
 static int l_yield(lua_State *L)
 {
   return hilt_task_yield(L);
@@ -291,6 +305,7 @@ static int l_exit(lua_State *L)
 static const luaL_Reg task_funcs[] = {
   {"spawn", l_spawn},
   {"current", l_current},
+  {"on_wait", l_on_wait},
   {"yield", l_yield},
   {"suspend", l_suspend},
   {"wait_seq", l_wait_seq},

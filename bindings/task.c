@@ -356,6 +356,8 @@ static void finish(hilt_task_t *t, int status)
   hilt__task_release(t);
   luaL_unref(L, LUA_REGISTRYINDEX, t->interrupt_ref);
   t->interrupt_ref = LUA_NOREF;
+  luaL_unref(L, LUA_REGISTRYINDEX, t->on_wait_ref);
+  t->on_wait_ref = LUA_NOREF;
   unlink_live(t);
   wake_joiners(L, t, ud);
   if (t == sched.main) {
@@ -366,6 +368,30 @@ static void finish(hilt_task_t *t, int status)
 }
 
 // --- running ------------------------------------------------------------------
+
+static void run_on_wait(hilt_task_t *t)
+{
+  lua_State *L = sched.L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->on_wait_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, t->on_wait_ref);
+  t->on_wait_ref = LUA_NOREF;
+  if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+    HILT_ERROR("task", "a task's on-wait function failed: %s",
+               luaL_tolstring(L, -1, NULL));
+    lua_pop(L, 2);
+  }
+}
+
+void hilt_task_on_wait(lua_State *L)
+{
+  hilt_task_t *t = sched.current;
+  if (t == NULL) {
+    lua_pop(L, 1);
+    return;
+  }
+  luaL_unref(L, LUA_REGISTRYINDEX, t->on_wait_ref);
+  t->on_wait_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
 
 // The only lua_resume in hilt.
 static void step(hilt_task_t *t)
@@ -391,6 +417,8 @@ static void step(hilt_task_t *t)
     // task body) just gives the other tasks a turn.
     if (t->status == HILT_TASK_RUNNING) {
       enqueue(t);
+    } else if (t->on_wait_ref != LUA_NOREF) {
+      run_on_wait(t);
     }
     return;
   }
@@ -479,6 +507,7 @@ static hilt_task_t *spawn(lua_State *L, int nargs, const char *where)
   t->co = take_thread(L);
   lua_setiuservalue(L, -2, HILT_TASK_UV_THREAD);
   t->interrupt_ref = LUA_NOREF;
+  t->on_wait_ref = LUA_NOREF;
   t->id = ++sched.spawned;
   if (where != NULL) {
     size_t n = strlen(where);

@@ -40,6 +40,7 @@ struct hilt_task {
   hilt_task_status_t status;
   int nargs;                  // values on co's stack for the next resume
   int interrupt_ref;          // error to raise at the next wait, or NOREF
+  int on_wait_ref;            // runs once when it next waits, or NOREF
   int interrupted;            // this resume delivers interrupt_ref now
   int joined;                 // someone waits on or read the outcome
   int started;                // has been resumed at least once
@@ -116,6 +117,12 @@ void hilt__task_release(hilt_task_t *task);
 
 /// Raises unless L is a task's thread that may yield; `what` names the call.
 void hilt_task_check_can_wait(lua_State *L, const char *what);
+
+/// Sets the function at the top of L's stack (popped) to run once, on the
+/// main state, when the current task next waits: for work queued in one
+/// task that must not sit behind one item's wait (it hands the rest to a
+/// new task). Replaces one set before; dropped if the task ends first.
+void hilt_task_on_wait(lua_State *L);
 
 /// Adds the current task as a joiner of `task`, for its next wait.
 void hilt_task_add_joiner(lua_State *L, int task_idx);

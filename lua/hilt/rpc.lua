@@ -189,6 +189,29 @@ local function dispatcher(router, conn)
   end
 end
 
+-- Runs the notifications of one read (queued by the connection as
+-- triples of method, params and trace) in order, from index i. A handler
+-- that waits hands the rest to a new runner at once, so notifications
+-- keep the order they came in and none waits behind another's wait.
+local function notifier(dispatch)
+  local function run(raw, q, n, i)
+    i = i or 1
+    local mine = true
+    hcore.on_wait(function()
+      mine = false
+      if i <= n then
+        hcore.spawn(run, raw, q, n, i)
+      end
+    end)
+    while mine and i <= n do
+      local k = i
+      i = k + 3
+      dispatch(raw, nil, q[k], q[k + 1], q[k + 2] or nil, nil)
+    end
+  end
+  return run
+end
+
 -- --- connections --------------------------------------------------------------------
 
 local Conn = {}
@@ -251,7 +274,8 @@ end
 
 --- conn:serve(router_or_table): this end answers calls from the peer.
 function Conn:serve(router)
-  self.raw:serve(dispatcher(rpc.router(router), self))
+  local dispatch = dispatcher(rpc.router(router), self)
+  self.raw:serve(dispatch, notifier(dispatch))
 end
 
 --- conn:on_reset(fn): fn(why) runs in a task when the connection ends.
