@@ -231,7 +231,7 @@ int luaopen_hilt_rpc_core(lua_State *L)
 {
   static const luaL_Reg funcs[] = {
       {"connect", l_connect}, {"pair", l_pair}, {"stdio", l_stdio},
-      {NULL, NULL}};
+      {"notify_all", hilt__conn_notify_all}, {NULL, NULL}};
   lua_getglobal(L, "require");
   lua_pushstring(L, "hilt.msgpack");
   lua_call(L, 1, 0);

@@ -74,6 +74,7 @@ conn_t *hilt__conn_check_open(lua_State *L, int idx);
 /// conn:call(method, opts, ...) -> result, and conn:notify(method, ...).
 int hilt__conn_call(lua_State *L);
 int hilt__conn_notify(lua_State *L);
+int hilt__conn_notify_all(lua_State *L);
 
 /// Begins an op for the call on L's stack (method at 2, arguments from 4)
 /// with options o, and sends it; NULL for sub none, which nothing answers.

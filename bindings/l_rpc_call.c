@@ -10,6 +10,7 @@
 #include "errors.h"
 #include "l_msgpack.h"
 #include "l_rpc.h"
+#include "log.h"
 
 // A task waiting for the response to one of our operations.
 typedef struct {
@@ -129,19 +130,25 @@ static int call_k(lua_State *L, int status, lua_KContext ctx)
   return lua_error(L);
 }
 
-int hilt__conn_pack_args(lua_State *L, conn_t *c, int first, char *err,
-                         size_t n)
+static int pack_args(lua_State *L, mpk_buf_t *out, int first, char *err,
+                     size_t n)
 {
   int top = lua_gettop(L);
   msgpack_packer pk;
-  msgpack_packer_init(&pk, &c->out, mpk_buf_write);
+  msgpack_packer_init(&pk, out, mpk_buf_write);
   msgpack_pack_array(&pk, (size_t)(top >= first ? top - first + 1 : 0));
   for (int i = first; i <= top; i++) {
-    if (hilt__msgpack_pack_into(L, i, &c->out, err, n) != 0) {
+    if (hilt__msgpack_pack_into(L, i, out, err, n) != 0) {
       return -1;
     }
   }
   return 0;
+}
+
+int hilt__conn_pack_args(lua_State *L, conn_t *c, int first, char *err,
+                         size_t n)
+{
+  return pack_args(L, &c->out, first, err, n);
 }
 
 // The options of a call: {timeout=, trace=, sub="full"|"done"|"none"}.
@@ -261,6 +268,45 @@ int hilt__conn_notify(lua_State *L)
   }
   hilt__conn_send(c);
   return 0;
+}
+
+// notify_all(conns, method, ...) -> sent: one notification, packed once,
+// to each open connection in the array conns; closed ones are skipped.
+// A change that many clients observe costs one encoding, not one each.
+int hilt__conn_notify_all(lua_State *L)
+{
+  static mpk_buf_t out;  // one loop thread; kept between calls
+  luaL_checktype(L, 1, LUA_TTABLE);
+  size_t mlen;
+  const char *method = luaL_checklstring(L, 2, &mlen);
+  char err[200];
+  mpk_buf_reset(&out);
+  rpc_msg_put_notify(&out, method, mlen);
+  if (pack_args(L, &out, 3, err, sizeof err) != 0 || out.failed) {
+    const char *why = out.failed ? "out of memory" : err;
+    hilt_error_push(L, "invalid_argument", "cannot send %s: %s", method, why);
+    mpk_buf_reset(&out);
+    return lua_error(L);
+  }
+  lua_Integer sent = 0, n = luaL_len(L, 1);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, 1, i);
+    conn_t *c = luaL_testudata(L, -1, RPC_CONN_MT);
+    lua_pop(L, 1);
+    if (c == NULL || c->ended) {
+      continue;
+    }
+    if (out.len > c->s.limits.max_message) {
+      HILT_WARN("rpc", "%s not sent to %s: %zu bytes, over its limit", method,
+                c->peer, out.len);
+      continue;
+    }
+    rpc_session_send(&c->s, out.data, out.len);
+    sent++;
+  }
+  mpk_buf_trim(&out, 64 * 1024);
+  lua_pushinteger(L, sent);
+  return 1;
 }
 
 // The response to a unary call: wakes its task, unless its outcome is in.

@@ -316,8 +316,9 @@ end
 
 -- A state's value reaches this client's observers of it, each in a task;
 -- or, with `inline`, one after another in the calling task (a remote
--- hub's notification arrives in a task of its own, so a task per callback
--- would only add a spawn to each delivery).
+-- hub's notifications already run in a task, in the order they came; a
+-- callback that waits lets the next ones go on in another, as hilt.rpc
+-- hands them over, so a task per callback would only add a spawn).
 function Bus:deliver(path, value, inline)
   local o = self.observed[path]
   if o then

@@ -193,7 +193,7 @@ end
 -- triples of method, params and trace) in order, from index i. A handler
 -- that waits hands the rest to a new runner at once, so notifications
 -- keep the order they came in and none waits behind another's wait.
-local function notifier(dispatch)
+local function notifier(router, conn)
   local function run(raw, q, n, i)
     i = i or 1
     local mine = true
@@ -203,11 +203,24 @@ local function notifier(dispatch)
         hcore.spawn(run, raw, q, n, i)
       end
     end)
+    local task = hcore.current()
+    serving[task] = conn
     while mine and i <= n do
-      local k = i
-      i = k + 3
-      dispatch(raw, nil, q[k], q[k + 1], q[k + 2] or nil, nil)
+      local method, params, trace = q[i], q[i + 1], q[i + 2]
+      i = i + 3
+      local fn, why = router:resolve(method)
+      if fn and getmetatable(fn) ~= Streaming then
+        tracing[task] = trace or nil
+        local ok, err = xpcall(apply, on_error, fn, raw, params)
+        if not ok then
+          log.warn("notification %s failed: %s", method, err.message)
+        end
+      else
+        log.debug("notification dropped: %s", why or
+          ("'%s' streams: call it with conn:stream"):format(method))
+      end
     end
+    serving[task], tracing[task] = nil, nil
   end
   return run
 end
@@ -274,8 +287,8 @@ end
 
 --- conn:serve(router_or_table): this end answers calls from the peer.
 function Conn:serve(router)
-  local dispatch = dispatcher(rpc.router(router), self)
-  self.raw:serve(dispatch, notifier(dispatch))
+  router = rpc.router(router)
+  self.raw:serve(dispatcher(router, self), notifier(router, self))
 end
 
 --- conn:on_reset(fn): fn(why) runs in a task when the connection ends.

@@ -277,14 +277,31 @@ function Conn:set(path, value)
   fail("path_is_wrong_type")
 end
 
+-- Tells each of conns (a set) of an event or a state (kind). Peers that
+-- share a `fanout` function (every connection of one transport) are told
+-- in one call with their `target`s, so the transport can encode the
+-- message once; the others one by one.
+local function tell(conns, kind, ...)
+  local fanout, targets, n
+  for c in pairs(conns) do
+    local peer = c.peer
+    if peer.fanout and (fanout == nil or peer.fanout == fanout) then
+      fanout, n = peer.fanout, (n or 0) + 1
+      targets = targets or {}
+      targets[n] = peer.target
+    elseif peer[kind] then
+      peer[kind](...)
+    end
+  end
+  if fanout then
+    fanout(targets, kind, ...)
+  end
+end
+
 --- conn:event_emit(path, value): to every listener (anyone may emit).
 function Conn:event_emit(path, value)
   local node = self.hub:leaf(check_path(path), "event", false)
-  for c in pairs(node.listeners) do
-    if c.peer.event then
-      c.peer.event(path, value)
-    end
-  end
+  tell(node.listeners, "event", path, value)
 end
 
 --- conn:event_listen(path): may come before the event is registered.
@@ -295,11 +312,7 @@ function Conn:event_listen(path)
 end
 
 local function notify_state(node)
-  for c in pairs(node.observers) do
-    if c.peer.state then
-      c.peer.state(node.path, node.known, node.value)
-    end
-  end
+  tell(node.observers, "state", node.path, node.known, node.value)
 end
 
 function Conn:owned_state(path)

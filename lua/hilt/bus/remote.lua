@@ -34,7 +34,8 @@ local function router_of(bus, link)
     prop_get = peer.prop_get,
     prop_set = peer.prop_set,
     state_set = peer.state_set,
-    -- Notifications run in a task of their own: callbacks run in it.
+    -- Notifications run in order in hilt.rpc's notification task, and the
+    -- callbacks in it.
     event = function(path, v) peer.event(path, v, true) end,
     state = function(path, known, v) peer.state(path, known, v, true) end,
   } }

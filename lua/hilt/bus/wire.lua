@@ -10,6 +10,7 @@
 local hilt = require("hilt")
 local hcore = require("hilt.core")
 local rpc = require("hilt.rpc")
+local rpc_core = require("hilt.rpc.core")
 local log = require("hilt.log")
 local idle = require("hilt.bus.idle")
 
@@ -17,6 +18,18 @@ local M = {}
 
 local function failed(name)
   return hcore.error("failed", name)
+end
+
+-- A change many wire clients observe is packed once for all of them
+-- (the hub groups observers whose peers share this fanout).
+-- (the hub groups observers whose peers share this fanout). A value that
+-- cannot be sent (from an embedded client) is dropped, as by one peer.
+local function fanout(targets, kind, ...)
+  local method = kind == "state" and "bus/state" or "bus/event"
+  local ok, err = pcall(rpc_core.notify_all, targets, method, ...)
+  if not ok then
+    log.at("warn", "hub", "%s", tostring(err))
+  end
 end
 
 -- What the hub asks of a client goes back over its connection. A client
@@ -45,6 +58,8 @@ local function peer_of(conn)
     state = function(path, known, v)
       pcall(conn.notify, conn, "bus/state", path, known, v)
     end,
+    fanout = fanout,
+    target = conn.raw,
     -- Evicted by a newer connection with its id: told why, so that a
     -- live client sharing its id by mistake stops rather than fights.
     close = function(why)
