@@ -98,10 +98,11 @@ M.log = require("hilt.log")
 M.signal = core.signal
 
 -- Parts that most scripts do not use load on first use: hilt.msgpack,
--- hilt.bus, and the driver trees' hilt.connect, hilt.serve and hilt.lab.
+-- hilt.bus, hilt.rx, and the driver trees' hilt.connect, hilt.serve and hilt.lab.
 local lazy = {
   msgpack = function() return require("hilt.msgpack") end,
   bus = function() return require("hilt.bus") end,
+  rx = function() return require("hilt.rx") end,
   connect = function() return require("hilt.lab").connect end,
   serve = function() return require("hilt.lab").serve end,
   lab = function() return require("hilt.lab").lab end,

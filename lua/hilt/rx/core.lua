@@ -1,0 +1,478 @@
+-- hilt.rx's graph: Values (which hold a value) and Events (which emit
+-- values), each computed from its inputs, and the transactions that bring
+-- a change to every dependent once, in topological order.
+--
+-- A node holds its inputs strongly and its dependents weakly, so a rule
+-- nothing refers to any more is collected with what only it used. Each
+-- node has a rank, one more than its highest input's; a transaction runs
+-- the dependents it reached lowest rank first, so a node runs after all
+-- of its inputs have settled (no glitch on a diamond), and at most once.
+--
+-- A change made while a transaction runs (a callback setting a Value)
+-- takes effect at once (`value` reads it) but reaches dependents in a
+-- transaction of its own after the current one ends.
+local log = require("hilt.log")
+
+local M = {}
+
+local function sentinel(name)
+  return setmetatable({}, { __name = "hilt.rx." .. name,
+    __tostring = function() return name end })
+end
+
+--- NoValue: what a Value holds before it has one, and what fn passes for
+--- an Event argument that did not emit.
+M.NoValue = sentinel("NoValue")
+--- NoChange: returned by a computation, leaves its Value alone (or its
+--- Event silent).
+M.NoChange = sentinel("NoChange")
+
+local NoValue, NoChange = M.NoValue, M.NoChange
+
+-- Follow-on transactions one external change may cause before it counts
+-- as a loop (callbacks that keep changing each other's inputs).
+local MAX_FOLLOW_ON = 10000
+
+local Node = {}
+
+local Value = setmetatable({}, { __index = Node })
+local Event = setmetatable({}, { __index = Node })
+
+local function is_node(x)
+  local mt = getmetatable(x)
+  return mt == Value or mt == Event
+end
+M.is_node = is_node
+function M.is_value(x) return getmetatable(x) == Value end
+function M.is_event(x) return getmetatable(x) == Event end
+
+-- --- transactions ---------------------------------------------------------------
+
+local tx         -- the running transaction, or nil
+local follow_on = {}  -- changes made during it, to propagate after it
+local emit_seq = 0
+
+-- A binary heap of nodes by (rank, order queued).
+local function before(a, b)
+  return a._rank < b._rank or (a._rank == b._rank and a._tx_seq < b._tx_seq)
+end
+
+local function heap_push(h, node)
+  local n, seq = h.n + 1, h.seq + 1
+  h.n, h.seq = n, seq
+  node._tx_seq = seq
+  h[n] = node
+  local i = n
+  while i > 1 do
+    local p = i // 2
+    if before(h[p], h[i]) then
+      break
+    end
+    h[p], h[i] = h[i], h[p]
+    i = p
+  end
+end
+
+local function heap_pop(h)
+  local top, n = h[1], h.n
+  local last = h[n]
+  h[n] = nil
+  n = n - 1
+  h.n = n
+  if n == 0 then
+    return top
+  end
+  h[1] = last
+  local i = 1
+  while true do
+    local l, m = 2 * i, i
+    if l <= n and before(h[l], h[m]) then
+      m = l
+    end
+    if l + 1 <= n and before(h[l + 1], h[m]) then
+      m = l + 1
+    end
+    if m == i then
+      return top
+    end
+    h[i], h[m] = h[m], h[i]
+    i = m
+  end
+end
+
+-- Queues the dependents of node to run in this transaction.
+local function reach(node)
+  for out in pairs(node._outputs) do
+    if not tx.queued[out] then
+      tx.queued[out] = true
+      heap_push(tx.heap, out)
+    end
+  end
+end
+
+local function report(node, what, err)
+  log.at("error", "rx", "%s %s failed: %s", tostring(node), what, tostring(err))
+end
+
+local function run_callbacks(node, v)
+  for _, cb in ipairs(node._callbacks) do
+    local ok, err = xpcall(cb, debug.traceback, v)
+    if not ok then
+      report(node, "callback", err)
+    end
+  end
+end
+
+local function drain()
+  local h = tx.heap
+  while h.n > 0 do
+    local node = heap_pop(h)
+    tx.queued[node] = nil
+    local update = node._update
+    if update then
+      local ok, err = xpcall(update, debug.traceback, node)
+      if not ok then
+        report(node, "update", err)
+      end
+    end
+  end
+end
+
+-- Runs start() as a transaction: start makes the first change, and every
+-- dependent it reaches runs after. Nested calls become follow-ons.
+local function transact(start)
+  if tx then
+    follow_on[#follow_on + 1] = start
+    return
+  end
+  local count = 0
+  while start do
+    tx = { heap = { n = 0, seq = 0 }, queued = {}, emitted = {} }
+    local ok, err = xpcall(function() start() drain() end, debug.traceback)
+    for node in pairs(tx.emitted) do
+      node._emitted = nil
+    end
+    tx = nil
+    if not ok then
+      follow_on = {}
+      error(err, 0)
+    end
+    count = count + 1
+    if count > MAX_FOLLOW_ON then
+      follow_on = {}
+      error("hilt.rx: dependency loop: callbacks kept changing values for "
+        .. MAX_FOLLOW_ON .. " transactions in a row", 0)
+    end
+    start = table.remove(follow_on, 1)
+  end
+end
+M.transact = transact
+
+--- in_transaction() -> true while a transaction runs.
+function M.in_transaction()
+  return tx ~= nil
+end
+
+-- --- nodes -------------------------------------------------------------------------
+
+local counter = 0
+
+local function rank_of(inputs)
+  local r = 0
+  for _, i in ipairs(inputs) do
+    if i._rank >= r then
+      r = i._rank + 1
+    end
+  end
+  return r
+end
+
+local function new_node(mt, inputs, update, name)
+  counter = counter + 1
+  local node = setmetatable({
+    _inputs = inputs or {},
+    _outputs = setmetatable({}, { __mode = "k" }),
+    _callbacks = {},
+    _update = update,
+    _name = name or (mt == Value and "Value" or "Event") .. "#" .. counter,
+  }, mt)
+  node._rank = rank_of(node._inputs)
+  for _, i in ipairs(node._inputs) do
+    i._outputs[node] = true
+  end
+  return node
+end
+
+-- Whether `target` is node or (transitively) depends on it.
+local function depends(target, node, path)
+  if target == node then
+    return true
+  end
+  for _, i in ipairs(target._inputs) do
+    if depends(i, node, path) then
+      path[#path + 1] = target._name
+      return true
+    end
+  end
+  return false
+end
+
+local function rerank(node)
+  local r = rank_of(node._inputs)
+  if r > node._rank then
+    node._rank = r
+    for out in pairs(node._outputs) do
+      rerank(out)
+    end
+  end
+end
+
+--- node:add_input(other): node now depends on other too (for a dependency
+--- fn cannot see). A loop raises, naming the nodes on it.
+function Node:add_input(other)
+  assert(is_node(other), "hilt.rx: add_input: a Value or an Event expected")
+  local path = {}
+  if depends(other, self, path) then
+    path[#path + 1] = self._name
+    error(("hilt.rx: dependency loop: %s -> %s"):format(
+      table.concat(path, " -> "), other._name), 2)
+  end
+  self._inputs[#self._inputs + 1] = other
+  other._outputs[self] = true
+  rerank(self)
+end
+
+--- node:off(fn): removes a callback added with on_change or on_event.
+function Node:off(fn)
+  for i = #self._callbacks, 1, -1 do
+    if self._callbacks[i] == fn then
+      table.remove(self._callbacks, i)
+    end
+  end
+end
+
+--- node:inputs() -> the nodes it depends on.
+function Node:inputs()
+  return table.move(self._inputs, 1, #self._inputs, 1, {})
+end
+
+--- node:named(name) -> node, for messages.
+function Node:named(name)
+  self._name = name
+  return self
+end
+
+function Node:__tostring()
+  return "hilt.rx." .. (getmetatable(self) == Value and "Value" or "Event")
+    .. "(" .. self._name .. ")"
+end
+Value.__tostring, Event.__tostring = Node.__tostring, Node.__tostring
+Event.__index = Event
+
+-- --- Values --------------------------------------------------------------------------
+
+Value.__index = function(self, k)
+  if k == "value" then
+    return rawget(self, "_value")
+  end
+  return Value[k]
+end
+
+Value.__newindex = function(self, k, v)
+  if k == "value" then
+    return self:set(v)
+  end
+  rawset(self, k, v)
+end
+
+-- Stores v and tells callbacks and dependents (in a transaction).
+local function change(node, v)
+  rawset(node, "_value", v)
+  run_callbacks(node, v)
+  reach(node)
+end
+
+--- value:get() -> the value (also value.value)
+function Value:get()
+  return rawget(self, "_value")
+end
+
+--- value:set(v): a new value (also value.value = v); callbacks run and
+--- dependents update, even when v equals the old value.
+function Value:set(v)
+  if tx then
+    rawset(self, "_value", v)
+  end
+  transact(function() change(self, v) end)
+end
+
+--- value:on_change(fn): fn(v) after each change, in the transaction.
+function Value:on_change(fn)
+  self._callbacks[#self._callbacks + 1] = fn
+  return self
+end
+Value.on_value_changed = Value.on_change
+
+--- value(initial) -> a Value to set by hand (NoValue if no initial).
+function M.value(initial, name)
+  local node = new_node(Value, nil, nil, name)
+  if initial == nil then
+    initial = NoValue
+  end
+  rawset(node, "_value", initial)
+  return node
+end
+
+--- computed(inputs, get) -> a Value that is get() now and again after each
+--- transaction in which an input changed (NoChange keeps the old value).
+function M.computed(inputs, get, name)
+  local node = new_node(Value, inputs, function(self)
+    local v = get()
+    if v ~= NoChange then
+      change(self, v)
+    end
+  end, name)
+  local ok, v = xpcall(get, debug.traceback)
+  if not ok then
+    report(node, "computation", v)
+    v = NoValue
+  end
+  rawset(node, "_value", v == NoChange and NoValue or v)
+  return node
+end
+
+-- --- Events ---------------------------------------------------------------------------
+
+local function record(node, v)
+  emit_seq = emit_seq + 1
+  local list = node._emitted
+  if not list then
+    list = {}
+    node._emitted = list
+    tx.emitted[node] = true
+  end
+  list[#list + 1] = { emit_seq, v }
+end
+
+--- event:emit(v): callbacks get v, and dependents run once for each
+--- emission.
+function Event:emit(v)
+  if tx then
+    record(self, v)
+    run_callbacks(self, v)
+    reach(self)
+    return
+  end
+  transact(function() self:emit(v) end)
+end
+
+--- event:on_event(fn): fn(v) for each emission, in the transaction.
+function Event:on_event(fn)
+  self._callbacks[#self._callbacks + 1] = fn
+  return self
+end
+
+--- event() -> an Event to emit by hand.
+function M.event(name)
+  return new_node(Event, nil, nil, name)
+end
+
+--- emissions(node) -> what each of node's inputs emitted in this
+--- transaction, in the order emitted: a list of {input, value}.
+function M.emissions(node)
+  local all = {}
+  for _, i in ipairs(node._inputs) do
+    if i._emitted then
+      for _, e in ipairs(i._emitted) do
+        all[#all + 1] = { e[1], i, e[2] }
+      end
+    end
+  end
+  table.sort(all, function(a, b) return a[1] < b[1] end)
+  for k, e in ipairs(all) do
+    all[k] = { e[2], e[3] }
+  end
+  return all
+end
+
+--- derived_event(inputs, on_inputs_done) -> an Event; on_inputs_done(emit,
+--- node) runs once per transaction that reached it.
+function M.derived_event(inputs, on_inputs_done, name)
+  return new_node(Event, inputs, function(self)
+    on_inputs_done(function(v) self:emit(v) end, self)
+  end, name)
+end
+
+--- derived_value(inputs, initial, on_inputs_done) -> a Value;
+--- on_inputs_done(set, node) runs once per transaction that reached it.
+function M.derived_value(inputs, initial, on_inputs_done, name)
+  local node
+  node = new_node(Value, inputs, function(self)
+    on_inputs_done(function(v) change(self, v) end, self)
+  end, name)
+  rawset(node, "_value", initial == nil and NoValue or initial)
+  return node
+end
+
+--- change(value, v): inside a transaction, sets a Value and reaches its
+--- dependents in it (for helpers' own transactions).
+M.change = change
+
+-- --- fn ------------------------------------------------------------------------------
+
+local function current(arg)
+  if getmetatable(arg) == Value then
+    return rawget(arg, "_value")
+  end
+  return arg
+end
+
+--- fn(f, ...) -> a Value of f over the values of its arguments (Values or
+--- plain values), recomputed when any changes; or, if an argument is an
+--- Event, an Event that emits f(...) once per emission of an input Event,
+--- with that Event's value, NoValue for the other Events and the current
+--- value of the rest. f returning NoChange changes (emits) nothing. f is
+--- called with NoValue arguments too.
+function M.fn(f, ...)
+  assert(type(f) == "function" or (getmetatable(f) or {}).__call,
+    "hilt.rx.fn: a function expected")
+  local args = table.pack(...)
+  local inputs, any_event = {}, false
+  for i = 1, args.n do
+    if is_node(args[i]) then
+      inputs[#inputs + 1] = args[i]
+      any_event = any_event or getmetatable(args[i]) == Event
+    end
+  end
+  local vals = {}
+  if not any_event then
+    return M.computed(inputs, function()
+      for i = 1, args.n do
+        vals[i] = current(args[i])
+      end
+      return f(table.unpack(vals, 1, args.n))
+    end)
+  end
+  return M.derived_event(inputs, function(emit, node)
+    for _, e in ipairs(M.emissions(node)) do
+      local src, v = e[1], e[2]
+      for i = 1, args.n do
+        local a = args[i]
+        if a == src then
+          vals[i] = v
+        elseif getmetatable(a) == Event then
+          vals[i] = NoValue
+        else
+          vals[i] = current(a)
+        end
+      end
+      local r = f(table.unpack(vals, 1, args.n))
+      if r ~= NoChange then
+        emit(r)
+      end
+    end
+  end)
+end
+
+M.Value, M.Event = Value, Event
+return M
