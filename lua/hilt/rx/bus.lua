@@ -185,18 +185,19 @@ function M.state_register(path, value, opts)
     on_set = function(v) value:set(v) end
   end
   local st = bus_of(opts):state_register(path, { set = on_set })
+  local function publish(v)
+    if v == NoValue or v == unknown() then
+      st:unknown()
+    else
+      st:changed(v)
+    end
+  end
+  publish(value.value)  -- there when this returns
   local strat = strategy.serially({ only_latest = true, name = "state " .. path })
   local function on(v)
-    strat(function()
-      if v == NoValue or v == unknown() then
-        st:unknown()
-      else
-        st:changed(v)
-      end
-    end)
+    strat(function() publish(v) end)
   end
   value:on_change(on)
-  on(value.value)
   return rule("state " .. path, function()
     value:off(on)
     strat:close()
