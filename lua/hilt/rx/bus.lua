@@ -176,7 +176,8 @@ end
 --- follows the Value (NoValue and Unknown: unknown). opts: settable (a
 --- set from the bus sets the Value), on_set (fn(v) answers sets
 --- instead), bus. Changes leave in order; if they come faster than the
---- hub takes them, only the latest waiting one is sent.
+--- hub takes them, only the latest waiting one is sent; one that fails is
+--- retried (from 0.5 s, doubling to 30 s) until a newer one replaces it.
 function M.state_register(path, value, opts)
   opts = opts or {}
   assert(core.is_value(value), "hilt.rx.state_register: a Value expected")
@@ -193,7 +194,10 @@ function M.state_register(path, value, opts)
     end
   end
   publish(value.value)  -- there when this returns
-  local strat = strategy.serially({ only_latest = true, name = "state " .. path })
+  -- In order, the latest first if they queue; one the hub refused (back
+  -- from a restart, not yet replayed) is sent again.
+  local strat = strategy.serially({ only_latest = true, retry = true,
+    retry_start = 0.5, name = "state " .. path })
   local function on(v)
     strat(function() publish(v) end)
   end

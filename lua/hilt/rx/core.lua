@@ -52,64 +52,6 @@ local tx         -- the running transaction, or nil
 local follow_on = {}  -- changes made during it, to propagate after it
 local emit_seq = 0
 
--- A binary heap of nodes by (rank, order queued).
-local function before(a, b)
-  return a._rank < b._rank or (a._rank == b._rank and a._tx_seq < b._tx_seq)
-end
-
-local function heap_push(h, node)
-  local n, seq = h.n + 1, h.seq + 1
-  h.n, h.seq = n, seq
-  node._tx_seq = seq
-  h[n] = node
-  local i = n
-  while i > 1 do
-    local p = i // 2
-    if before(h[p], h[i]) then
-      break
-    end
-    h[p], h[i] = h[i], h[p]
-    i = p
-  end
-end
-
-local function heap_pop(h)
-  local top, n = h[1], h.n
-  local last = h[n]
-  h[n] = nil
-  n = n - 1
-  h.n = n
-  if n == 0 then
-    return top
-  end
-  h[1] = last
-  local i = 1
-  while true do
-    local l, m = 2 * i, i
-    if l <= n and before(h[l], h[m]) then
-      m = l
-    end
-    if l + 1 <= n and before(h[l + 1], h[m]) then
-      m = l + 1
-    end
-    if m == i then
-      return top
-    end
-    h[i], h[m] = h[m], h[i]
-    i = m
-  end
-end
-
--- Queues the dependents of node to run in this transaction.
-local function reach(node)
-  for out in pairs(node._outputs) do
-    if not tx.queued[out] then
-      tx.queued[out] = true
-      heap_push(tx.heap, out)
-    end
-  end
-end
-
 local function report(node, what, err)
   log.at("error", "rx", "%s %s failed: %s", tostring(node), what, tostring(err))
 end
@@ -123,19 +65,109 @@ local function run_callbacks(node, v)
   end
 end
 
-local function drain()
-  local h = tx.heap
-  while h.n > 0 do
-    local node = heap_pop(h)
-    tx.queued[node] = nil
-    local update = node._update
-    if update then
-      local ok, err = xpcall(update, debug.traceback, node)
-      if not ok then
-        report(node, "update", err)
+-- The nodes queued in the running transaction: a binary heap of heap_n
+-- nodes by their _queued, rank << 32 | the order queued (one number to
+-- compare), false while not queued. Pushing is written out in reach and
+-- popping in drain, the places that use it: for a node of one input, its
+-- own work is one call, and the queue's calls would cost as much again.
+local heap, heap_n, queued_seq = {}, 0, 0
+
+-- Queues the dependents of node to run in this transaction, each once.
+local function reach(node)
+  local outs = node._outputs
+  for k = 1, outs.n do
+    local out = outs[k]
+    if out and not out._queued then
+      local i = heap_n + 1
+      queued_seq, heap_n = queued_seq + 1, i
+      local key = out._rank << 32 | queued_seq
+      out._queued = key
+      while i > 1 do
+        local p = i // 2
+        local up = heap[p]
+        if up._queued < key then
+          break
+        end
+        heap[i] = up
+        i = p
+      end
+      heap[i] = out
+    end
+  end
+end
+
+local running  -- the node whose update runs, for the report if it fails
+
+-- Runs the queued nodes, lowest rank first, until one raises or none is
+-- left. One xpcall around the loop, not one per node: drain starts it
+-- again after a failure.
+local function drain_until_error()
+  while heap_n > 0 do
+    -- Pop the first node, sifting the last one down from the top.
+    local n = heap_n
+    local node, last = heap[1], heap[n]
+    heap[n] = nil
+    n = n - 1
+    heap_n = n
+    if n > 0 then
+      local key = last._queued
+      local i, l = 1, 2
+      while l <= n do
+        local child = heap[l]
+        if l < n and heap[l + 1]._queued < child._queued then
+          l = l + 1
+          child = heap[l]
+        end
+        if key < child._queued then
+          break
+        end
+        heap[i] = child
+        i, l = l, 2 * l
+      end
+      heap[i] = last
+    end
+    node._queued = false
+    running = node
+    local f = node._f
+    if f then
+      -- An fn of one or two Values (value_fn), the usual node, is run
+      -- here: calling f directly and storing its value (change, written
+      -- out) halves the calls one node costs.
+      local b, v = node._b, nil
+      if b then
+        v = f(node._a._value, b._value)
+      else
+        v = f(node._a._value)
+      end
+      if v ~= NoChange then
+        node._value = v
+        if node._callbacks[1] ~= nil then
+          run_callbacks(node, v)
+        end
+        reach(node)
+      end
+    else
+      local update = node._update
+      if update then
+        update(node)
       end
     end
   end
+end
+
+local function drain()
+  while heap_n > 0 do
+    local ok, err = xpcall(drain_until_error, debug.traceback)
+    if not ok then
+      report(running, "update", err)
+    end
+  end
+  running = nil
+end
+
+local function run_transaction(start)
+  start()
+  drain()
 end
 
 -- Runs start() as a transaction: start makes the first change, and every
@@ -147,10 +179,20 @@ local function transact(start)
   end
   local count = 0
   while start do
-    tx = { heap = { n = 0, seq = 0 }, queued = {}, emitted = {} }
-    local ok, err = xpcall(function() start() drain() end, debug.traceback)
+    tx = { emitted = {} }
+    queued_seq = 0
+    local ok, err = xpcall(run_transaction, debug.traceback, start)
     for node in pairs(tx.emitted) do
       node._emitted = nil
+    end
+    if not ok then
+      -- A failed start leaves nodes queued; they must not look queued to
+      -- the next transaction.
+      for i = 1, heap_n do
+        heap[i]._queued = false
+        heap[i] = nil
+      end
+      heap_n = 0
     end
     tx = nil
     if not ok then
@@ -187,18 +229,51 @@ local function rank_of(inputs)
   return r
 end
 
+local WEAK_VALUES = { __mode = "v" }
+
+-- A node's dependents are a weak array, nil where one was collected, with
+-- its length in n: a numeric loop over it costs half of pairs over a
+-- weak-keyed set. add_output squeezes the holes out when it fills to cap.
+local function new_outputs()
+  return setmetatable({ n = 0, cap = 8 }, WEAK_VALUES)
+end
+
+local function add_output(node, out)
+  local outs = node._outputs
+  local n = outs.n
+  if n >= outs.cap then
+    local live = 0
+    for i = 1, n do
+      local o = outs[i]
+      outs[i] = nil
+      if o then
+        live = live + 1
+        outs[live] = o
+      end
+    end
+    n = live
+    outs.cap = math.max(8, 2 * live)
+  end
+  outs[n + 1] = out
+  outs.n = n + 1
+end
+
 local function new_node(mt, inputs, update, name)
   counter = counter + 1
   local node = setmetatable({
     _inputs = inputs or {},
-    _outputs = setmetatable({}, { __mode = "k" }),
+    _outputs = new_outputs(),
     _callbacks = {},
-    _update = update,
+    _update = update or false,
+    -- Fields set in transactions exist from the start: a Value's
+    -- __newindex runs only for a new key.
+    _queued = false,
+    _f = false, _a = false, _b = false,  -- see value_fn
     _name = name or (mt == Value and "Value" or "Event") .. "#" .. counter,
   }, mt)
   node._rank = rank_of(node._inputs)
   for _, i in ipairs(node._inputs) do
-    i._outputs[node] = true
+    add_output(i, node)
   end
   return node
 end
@@ -221,8 +296,12 @@ local function rerank(node)
   local r = rank_of(node._inputs)
   if r > node._rank then
     node._rank = r
-    for out in pairs(node._outputs) do
-      rerank(out)
+    local outs = node._outputs
+    for i = 1, outs.n do
+      local out = outs[i]
+      if out then
+        rerank(out)
+      end
     end
   end
 end
@@ -238,7 +317,7 @@ function Node:add_input(other)
       table.concat(path, " -> "), other._name), 2)
   end
   self._inputs[#self._inputs + 1] = other
-  other._outputs[self] = true
+  add_output(other, self)
   rerank(self)
 end
 
@@ -286,9 +365,13 @@ Value.__newindex = function(self, k, v)
 end
 
 -- Stores v and tells callbacks and dependents (in a transaction).
+-- (node._value = v is rawset(node, "_value", v): __newindex would only see
+-- a nil _value, and stores it with rawset.)
 local function change(node, v)
-  rawset(node, "_value", v)
-  run_callbacks(node, v)
+  node._value = v
+  if node._callbacks[1] ~= nil then
+    run_callbacks(node, v)
+  end
   reach(node)
 end
 
@@ -323,15 +406,10 @@ function M.value(initial, name)
   return node
 end
 
---- computed(inputs, get) -> a Value that is get() now and again after each
---- transaction in which an input changed (NoChange keeps the old value).
-function M.computed(inputs, get, name)
-  local node = new_node(Value, inputs, function(self)
-    local v = get()
-    if v ~= NoChange then
-      change(self, v)
-    end
-  end, name)
+-- A Value that is get() now; update(self), its part in a transaction,
+-- computes it again.
+local function computed_node(inputs, get, update, name)
+  local node = new_node(Value, inputs, update, name)
   local ok, v = xpcall(get, debug.traceback)
   if not ok then
     report(node, "computation", v)
@@ -339,6 +417,21 @@ function M.computed(inputs, get, name)
   end
   rawset(node, "_value", v == NoChange and NoValue or v)
   return node
+end
+
+local function updater(get)
+  return function(self)
+    local v = get()
+    if v ~= NoChange then
+      change(self, v)
+    end
+  end
+end
+
+--- computed(inputs, get) -> a Value that is get() now and again after each
+--- transaction in which an input changed (NoChange keeps the old value).
+function M.computed(inputs, get, name)
+  return computed_node(inputs, get, updater(get), name)
 end
 
 -- --- Events ---------------------------------------------------------------------------
@@ -427,6 +520,38 @@ local function current(arg)
   return arg
 end
 
+-- fn over Values and plain values: a Value of f over their current
+-- values. The cases of one or two Values are written out, update included
+-- (no get and change to call through), as the update runs on every change.
+local function value_fn(f, args, inputs)
+  local n, a, b = args.n, args[1], args[2]
+  if (n == 1 or n == 2) and M.is_value(a) and M.is_value(args[n]) then
+    b = n == 2 and b or false
+    local node = computed_node(inputs, function()
+      if b then
+        return f(a._value, b._value)
+      end
+      return f(a._value)
+    end, false)
+    node._f, node._a, node._b = f, a, b
+    return node
+  end
+  local vals, slots = {}, {}
+  for i = 1, n do
+    vals[i] = args[i]
+    if M.is_value(args[i]) then
+      slots[#slots + 1] = i
+    end
+  end
+  return M.computed(inputs, function()
+    for k = 1, #slots do
+      local i = slots[k]
+      vals[i] = args[i]._value
+    end
+    return f(table.unpack(vals, 1, n))
+  end)
+end
+
 --- fn(f, ...) -> a Value of f over the values of its arguments (Values or
 --- plain values), recomputed when any changes; or, if an argument is an
 --- Event, an Event that emits f(...) once per emission of an input Event,
@@ -444,15 +569,10 @@ function M.fn(f, ...)
       any_event = any_event or getmetatable(args[i]) == Event
     end
   end
-  local vals = {}
   if not any_event then
-    return M.computed(inputs, function()
-      for i = 1, args.n do
-        vals[i] = current(args[i])
-      end
-      return f(table.unpack(vals, 1, args.n))
-    end)
+    return value_fn(f, args, inputs)
   end
+  local vals = {}
   return M.derived_event(inputs, function(emit, node)
     for _, e in ipairs(M.emissions(node)) do
       local src, v = e[1], e[2]

@@ -9,8 +9,21 @@ local clock_mod = require("hilt.rx.clock")
 
 local M = {}
 
+-- Runs fn, catching its failure (with a traceback), but not a
+-- cancellation: that ends the task running the strategy (its close).
+local function on_error(e)
+  if hilt.is_error(e, "cancelled") then
+    return e
+  end
+  return debug.traceback(e, 2)
+end
+
 local function run(fn)
-  return xpcall(fn, debug.traceback)
+  local ok, err = xpcall(fn, on_error)
+  if not ok and hilt.is_error(err, "cancelled") then
+    error(err, 0)
+  end
+  return ok, err
 end
 
 -- --- in_task ------------------------------------------------------------------------
@@ -78,14 +91,16 @@ end
 function Serial:wait_retry(delay)
   self.gen = self.gen + 1
   local gen = self.gen
-  local timer = self.clock.after(delay, function() self.wake:try_put(gen) end)
+  self.timer = self.clock.after(delay, function() self.wake:try_put(gen) end)
   while true do
     local got = self:next_wake()
     if got == gen then
+      self.timer = nil
       return true
     end
     if got == true and self.only_latest and #self.inbox > 0 then
-      timer:stop()
+      self.timer:stop()
+      self.timer = nil
       return false
     end
   end
@@ -157,6 +172,10 @@ end
 function Serial:close()
   self.closed = true
   self.inbox = {}
+  if self.timer then
+    self.timer:stop()
+    self.timer = nil
+  end
   if self.task then
     self.task:cancel()
     self.task = nil

@@ -88,6 +88,14 @@ local COMMANDS = {
     for _ = 1, tonumber(args[2]) or 1 do out("y\n") end
     return 0
   end,
+  -- A lockup: nothing read is answered for N seconds (default 2), as a
+  -- board whose kernel hung until a watchdog reset it.
+  hang = function(_, args, stream)
+    pcall(hilt.timeout, tonumber(args[2]) or 2, function()
+      while stream:read() do end
+    end)
+    return 0
+  end,
   binary = function(_, _, stream)
     local b = {}
     for i = 0, 255 do b[#b + 1] = string.char(i) end
