@@ -96,43 +96,48 @@ local function reach(node)
   end
 end
 
+-- Takes the first node off the heap.
+local function pop()
+  local n = heap_n
+  local top, last = heap[1], heap[n]
+  heap[n] = nil
+  n = n - 1
+  heap_n = n
+  if n > 0 then
+    local key = last._queued
+    local i, l = 1, 2
+    while l <= n do
+      local child = heap[l]
+      if l < n and heap[l + 1]._queued < child._queued then
+        l = l + 1
+        child = heap[l]
+      end
+      if key < child._queued then
+        break
+      end
+      heap[i] = child
+      i, l = l, 2 * l
+    end
+    heap[i] = last
+  end
+  top._queued = false
+  return top
+end
+
 local running  -- the node whose update runs, for the report if it fails
 
 -- Runs the queued nodes, lowest rank first, until one raises or none is
 -- left. One xpcall around the loop, not one per node: drain starts it
 -- again after a failure.
 local function drain_until_error()
-  while heap_n > 0 do
-    -- Pop the first node, sifting the last one down from the top.
-    local n = heap_n
-    local node, last = heap[1], heap[n]
-    heap[n] = nil
-    n = n - 1
-    heap_n = n
-    if n > 0 then
-      local key = last._queued
-      local i, l = 1, 2
-      while l <= n do
-        local child = heap[l]
-        if l < n and heap[l + 1]._queued < child._queued then
-          l = l + 1
-          child = heap[l]
-        end
-        if key < child._queued then
-          break
-        end
-        heap[i] = child
-        i, l = l, 2 * l
-      end
-      heap[i] = last
-    end
-    node._queued = false
+  local node = nil
+  while node or heap_n > 0 do
+    node = node or pop()
     running = node
-    local f = node._f
+    local f, next_node = node._f, nil
     if f then
       -- An fn of one or two Values (value_fn), the usual node, is run
-      -- here: calling f directly and storing its value (change, written
-      -- out) halves the calls one node costs.
+      -- here: f called directly and change written out.
       local b, v = node._b, nil
       if b then
         v = f(node._a._value, b._value)
@@ -144,7 +149,14 @@ local function drain_until_error()
         if node._callbacks[1] ~= nil then
           run_callbacks(node, v)
         end
-        reach(node)
+        local outs = node._outputs
+        if heap_n == 0 and outs.n == 1 then
+          -- Its one dependent is all that is left to run (in a chain of
+          -- fns): it runs next, without the heap.
+          next_node = outs[1]
+        else
+          reach(node)
+        end
       end
     else
       local update = node._update
@@ -152,6 +164,7 @@ local function drain_until_error()
         update(node)
       end
     end
+    node = next_node
   end
 end
 
