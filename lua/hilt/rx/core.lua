@@ -56,55 +56,69 @@ local function report(node, what, err)
   log.at("error", "rx", "%s %s failed: %s", tostring(node), what, tostring(err))
 end
 
+local callback_at  -- the index of the callback running, if it fails
+
+-- Calls cbs[i], cbs[i + 1], ... with v, up to the first nil (as ipairs:
+-- a callback may remove itself with off).
+local function call_from(cbs, i, v)
+  local cb = cbs[i]
+  while cb do
+    callback_at = i
+    cb(v)
+    i = i + 1
+    cb = cbs[i]
+  end
+end
+
+-- Runs node's callbacks in one xpcall, not one each: after a failure, it
+-- reports it and goes on from the next. A callback's emission runs other
+-- callbacks within it, so callback_at is put back after.
 local function run_callbacks(node, v)
-  for _, cb in ipairs(node._callbacks) do
-    local ok, err = xpcall(cb, debug.traceback, v)
-    if not ok then
-      report(node, "callback", err)
+  local cbs, outer, i = node._callbacks, callback_at, 1
+  while cbs[i] do
+    local ok, err = xpcall(call_from, debug.traceback, cbs, i, v)
+    if ok then
+      break
     end
+    report(node, "callback", err)
+    i = callback_at + 1
   end
+  callback_at = outer
 end
 
--- The nodes queued in the running transaction: a binary heap of heap_n
--- nodes by their _queued, rank << 32 | the order queued (one number to
--- compare), false while not queued. Pushing is written out in reach and
--- popping in drain, the places that use it: for a node of one input, its
--- own work is one call, and the queue's calls would cost as much again.
-local heap, heap_n, queued_seq = {}, 0, 0
+-- The nodes queued in the running transaction, in the order of their
+-- _queued: rank << 32 | the order queued (one number to compare), false
+-- while not queued. A change mostly reaches nodes in that order already
+-- (rank by rank), and those are appended to the list ordered[first..last];
+-- a node queued out of order goes to a binary heap of heap_n nodes. The
+-- next to run is the lower of the two firsts.
+local ordered, first, last = {}, 1, 0
+local heap, heap_n = {}, 0
+local queued_seq = 0
 
--- Queues the dependents of node to run in this transaction, each once.
-local function reach(node)
-  local outs = node._outputs
-  for k = 1, outs.n do
-    local out = outs[k]
-    if out and not out._queued then
-      local i = heap_n + 1
-      queued_seq, heap_n = queued_seq + 1, i
-      local key = out._rank << 32 | queued_seq
-      out._queued = key
-      while i > 1 do
-        local p = i // 2
-        local up = heap[p]
-        if up._queued < key then
-          break
-        end
-        heap[i] = up
-        i = p
-      end
-      heap[i] = out
+local function heap_push(node, key)
+  local i = heap_n + 1
+  heap_n = i
+  while i > 1 do
+    local p = i // 2
+    local up = heap[p]
+    if up._queued < key then
+      break
     end
+    heap[i] = up
+    i = p
   end
+  heap[i] = node
 end
 
--- Takes the first node off the heap.
-local function pop()
+local function heap_pop()
   local n = heap_n
-  local top, last = heap[1], heap[n]
+  local top, tail = heap[1], heap[n]
   heap[n] = nil
   n = n - 1
   heap_n = n
   if n > 0 then
-    local key = last._queued
+    local key = tail._queued
     local i, l = 1, 2
     while l <= n do
       local child = heap[l]
@@ -118,10 +132,57 @@ local function pop()
       heap[i] = child
       i, l = l, 2 * l
     end
-    heap[i] = last
+    heap[i] = tail
   end
-  top._queued = false
   return top
+end
+
+-- Queues the dependents of node to run in this transaction, each once.
+local function reach(node)
+  local outs = node._outputs
+  for k = 1, outs.n do
+    local out = outs[k]
+    if out and not out._queued then
+      queued_seq = queued_seq + 1
+      local key = out._rank << 32 | queued_seq
+      out._queued = key
+      if last < first or ordered[last]._queued < key then
+        last = last + 1
+        ordered[last] = out
+      else
+        heap_push(out, key)
+      end
+    end
+  end
+end
+
+-- Takes the next node to run off the queue, or returns nil.
+local function pop()
+  local node
+  if first <= last then
+    node = ordered[first]
+    if heap_n > 0 and heap[1]._queued < node._queued then
+      node = heap_pop()
+    elseif first == last then
+      ordered[first], first, last = nil, 1, 0
+    else
+      ordered[first], first = nil, first + 1
+    end
+  elseif heap_n > 0 then
+    node = heap_pop()
+  else
+    return nil
+  end
+  node._queued = false
+  return node
+end
+
+-- Unqueues every node (after a transaction failed).
+local function clear_queue()
+  local node = pop()
+  while node do
+    node = pop()
+  end
 end
 
 local running  -- the node whose update runs, for the report if it fails
@@ -130,9 +191,8 @@ local running  -- the node whose update runs, for the report if it fails
 -- left. One xpcall around the loop, not one per node: drain starts it
 -- again after a failure.
 local function drain_until_error()
-  local node = nil
-  while node or heap_n > 0 do
-    node = node or pop()
+  local node = pop()
+  while node do
     running = node
     local f, next_node = node._f, nil
     if f then
@@ -150,9 +210,9 @@ local function drain_until_error()
           run_callbacks(node, v)
         end
         local outs = node._outputs
-        if heap_n == 0 and outs.n == 1 then
+        if outs.n == 1 and last < first and heap_n == 0 then
           -- Its one dependent is all that is left to run (in a chain of
-          -- fns): it runs next, without the heap.
+          -- fns): it runs next, without the queue.
           next_node = outs[1]
         else
           reach(node)
@@ -164,12 +224,12 @@ local function drain_until_error()
         update(node)
       end
     end
-    node = next_node
+    node = next_node or pop()
   end
 end
 
 local function drain()
-  while heap_n > 0 do
+  while first <= last or heap_n > 0 do
     local ok, err = xpcall(drain_until_error, debug.traceback)
     if not ok then
       report(running, "update", err)
@@ -201,11 +261,7 @@ local function transact(start)
     if not ok then
       -- A failed start leaves nodes queued; they must not look queued to
       -- the next transaction.
-      for i = 1, heap_n do
-        heap[i]._queued = false
-        heap[i] = nil
-      end
-      heap_n = 0
+      clear_queue()
     end
     tx = nil
     if not ok then
@@ -325,9 +381,9 @@ function Node:add_input(other)
   assert(is_node(other), "hilt.rx: add_input: a Value or an Event expected")
   local path = {}
   if depends(other, self, path) then
-    path[#path + 1] = self._name
-    error(("hilt.rx: dependency loop: %s -> %s"):format(
-      table.concat(path, " -> "), other._name), 2)
+    -- path: what lies between self and other, nearest self first.
+    error(("hilt.rx: dependency loop: %s -> %s -> %s"):format(
+      self._name, table.concat(path, " -> "), self._name), 2)
   end
   self._inputs[#self._inputs + 1] = other
   add_output(other, self)
@@ -381,6 +437,9 @@ end
 -- (node._value = v is rawset(node, "_value", v): __newindex would only see
 -- a nil _value, and stores it with rawset.)
 local function change(node, v)
+  if not tx then
+    error("hilt.rx: change outside a transaction", 2)
+  end
   node._value = v
   if node._callbacks[1] ~= nil then
     run_callbacks(node, v)
@@ -534,8 +593,9 @@ local function current(arg)
 end
 
 -- fn over Values and plain values: a Value of f over their current
--- values. The cases of one or two Values are written out, update included
--- (no get and change to call through), as the update runs on every change.
+-- values. Over one or two Values, the usual case, f and they are kept on
+-- the node (_f, _a, _b) and drain calls f itself: no update and get to
+-- call through on every change.
 local function value_fn(f, args, inputs)
   local n, a, b = args.n, args[1], args[2]
   if (n == 1 or n == 2) and M.is_value(a) and M.is_value(args[n]) then
