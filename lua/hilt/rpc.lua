@@ -148,14 +148,39 @@ local function apply_stream(fn, stream, raw, params)
   return fn(stream, raw:args(params))
 end
 
+-- Runs one notification in the calling task (its serving and tracing set
+-- by the caller). Nothing goes back to the peer, so what goes wrong is
+-- logged.
+local function notification(router, raw, method, params)
+  local fn, why = router:resolve(method)
+  if fn and getmetatable(fn) == Streaming then
+    fn, why = nil, ("'%s' streams: call it with conn:stream"):format(method)
+  end
+  if not fn then
+    log.debug("notification dropped: %s", why)
+    return
+  end
+  local ok, err = xpcall(apply, on_error, fn, raw, params)
+  if not ok then
+    log.warn("notification %s failed: %s", method, err.message)
+  end
+end
+
 local function dispatcher(router, conn)
   -- `streaming` is the call's stream when the caller opened one: made as
   -- the request arrived, so nothing sent before this runs is lost.
   return function(raw, id, method, params, trace, streaming)
+    local task = hcore.current()
+    if not id then
+      serving[task], tracing[task] = conn, trace
+      notification(router, raw, method, params)
+      serving[task], tracing[task] = nil, nil
+      return
+    end
     local fn, why = router:resolve(method)
     local code, stream = "not_found", nil
     if fn and getmetatable(fn) == Streaming then
-      if id and streaming then
+      if streaming then
         stream = streaming
       else
         code = "invalid_argument"
@@ -163,14 +188,9 @@ local function dispatcher(router, conn)
       end
     end
     if not fn then
-      if id then
-        raw:respond(id, false, { code = code, message = why })
-      else
-        log.debug("notification dropped: %s", why)
-      end
+      raw:respond(id, false, { code = code, message = why })
       return
     end
-    local task = hcore.current()
     serving[task], tracing[task] = conn, trace
     local ok, res
     if stream then
@@ -179,12 +199,10 @@ local function dispatcher(router, conn)
       ok, res = xpcall(apply, on_error, fn, raw, params)
     end
     serving[task], tracing[task] = nil, nil
-    if id and ok then
+    if ok then
       raw:respond(id, true, res)  -- nil and false are results too
-    elseif id then
+    else
       raw:respond(id, false, wire_error(res))
-    elseif not ok then
-      log.warn("notification %s failed: %s", method, res.message)
     end
   end
 end
@@ -208,17 +226,8 @@ local function notifier(router, conn)
     while mine and i <= n do
       local method, params, trace = q[i], q[i + 1], q[i + 2]
       i = i + 3
-      local fn, why = router:resolve(method)
-      if fn and getmetatable(fn) ~= Streaming then
-        tracing[task] = trace or nil
-        local ok, err = xpcall(apply, on_error, fn, raw, params)
-        if not ok then
-          log.warn("notification %s failed: %s", method, err.message)
-        end
-      else
-        log.debug("notification dropped: %s", why or
-          ("'%s' streams: call it with conn:stream"):format(method))
-      end
+      tracing[task] = trace or nil
+      notification(router, raw, method, params)
     end
     serving[task], tracing[task] = nil, nil
   end
