@@ -13,13 +13,10 @@ local helpers = require("hilt.rx.helpers")
 local strategy = require("hilt.rx.strategy")
 
 local NoValue = core.NoValue
+local Unknown = require("hilt.bus").Unknown
 local M = {}
 
 local default_bus
-
-local function unknown()
-  return require("hilt.bus").Unknown
-end
 
 --- use_bus(bus): the bus the bridges use when not given one; by default
 --- hilt.bus.connect() (the hub of --bus or $HILT_BUS, else the embedded
@@ -113,7 +110,7 @@ end
 
 -- Whether v is fit to send: no NoValue and no Unknown anywhere in it.
 local function sendable(v)
-  return not helpers.contains(v, NoValue, unknown())
+  return not helpers.contains(v, NoValue, Unknown)
 end
 M.sendable = sendable
 
@@ -187,7 +184,7 @@ function M.state_register(path, value, opts)
   end
   local st = bus_of(opts):state_register(path, { set = on_set })
   local function publish(v)
-    if v == NoValue or v == unknown() then
+    if v == NoValue or v == Unknown then
       st:unknown()
     else
       st:changed(v)

@@ -279,11 +279,6 @@ local function transact(start)
 end
 M.transact = transact
 
---- in_transaction() -> true while a transaction runs.
-function M.in_transaction()
-  return tx ~= nil
-end
-
 -- --- nodes -------------------------------------------------------------------------
 
 local counter = 0

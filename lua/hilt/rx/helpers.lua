@@ -79,29 +79,39 @@ function M.event_to_value(e, initial)
   end)
 end
 
--- Applies one rule to a source that may be a Value or an Event:
--- per_value(v) for each new value or emission returns what to pass on, or
--- NoChange to pass nothing.
-local function transform(src, initial_of, per_value, name)
+--- follow(src, name, initial, on) -> a node of src's kind (a Value
+--- starting at initial, or an Event) whose part in a transaction calls
+--- on(v, pass) for src's new value, or for each of its emissions in order;
+--- pass(x) changes the node to x (emits x) in that transaction.
+local function follow(src, name, initial, on)
   if core.is_value(src) then
-    local node = core.derived_value({ src }, initial_of(src.value),
-      function(set)
-        local r = per_value(src.value)
-        if r ~= NoChange then
-          set(r)
-        end
-      end, name)
-    return node
+    return core.derived_value({ src }, initial, function(set)
+      on(src.value, set)
+    end, name)
   end
   assert(core.is_event(src), "hilt.rx." .. name .. ": a Value or an Event expected")
   return core.derived_event({ src }, function(emit, node)
     for _, e in ipairs(core.emissions(node)) do
-      local r = per_value(e[2])
-      if r ~= NoChange then
-        emit(r)
-      end
+      on(e[2], emit)
     end
   end, name)
+end
+M.follow = follow
+
+-- Applies one rule to a source that may be a Value or an Event:
+-- per_value(v) for each new value or emission returns what to pass on, or
+-- NoChange to pass nothing; a Value starts at initial_of(its value).
+local function transform(src, initial_of, per_value, name)
+  local initial
+  if core.is_value(src) then
+    initial = initial_of(src.value)
+  end
+  return follow(src, name, initial, function(v, pass)
+    local r = per_value(v)
+    if r ~= NoChange then
+      pass(r)
+    end
+  end)
 end
 
 --- no_repeat(src) -> src without repeats: a Value that changes (an Event

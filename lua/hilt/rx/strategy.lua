@@ -120,7 +120,6 @@ function Serial:attempt(fn)
     if not self.retry then
       return
     end
-    self.retries = self.retries + 1
     if not self:wait_retry(delay) then
       return  -- a newer function replaces this one
     end
@@ -146,7 +145,6 @@ function Serial:loop()
     local fn
     if self.only_latest then
       fn = self.inbox[#self.inbox]
-      self.skipped = self.skipped + #self.inbox - 1
       self.inbox = {}
     else
       fn = table.remove(self.inbox, 1)
@@ -196,7 +194,7 @@ function M.serially(opts)
     only_latest = opts.only_latest, retry = opts.retry,
     assume_failed = opts.assume_failed, name = opts.name or "task",
     clock = clock_mod.get(), inbox = {}, wake = hilt.queue(),
-    gen = 0, retries = 0, skipped = 0,
+    gen = 0,
   }, Serial)
   for k, v in pairs(DEFAULTS) do
     self[k] = opts[k] or v

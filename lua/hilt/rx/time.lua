@@ -3,27 +3,19 @@
 -- small state machine, whose states may time out.
 local core = require("hilt.rx.core")
 local clock_mod = require("hilt.rx.clock")
+local helpers = require("hilt.rx.helpers")
 
 local NoValue, NoChange = core.NoValue, core.NoChange
 local M = {}
 
--- A node of src's kind whose update calls on(v, now) for each new value
--- (emission) of src, `now` passing a value on in this transaction; and
--- later(v), which passes one on from a timer, in a transaction of its own.
+-- helpers.follow, with later(v): passes v on from a timer, in a
+-- transaction of its own.
 local function timed(src, name, on)
-  local out
+  local initial
   if core.is_value(src) then
-    out = core.derived_value({ src }, src.value, function(set)
-      on(src.value, set)
-    end, name)
-  else
-    assert(core.is_event(src), "hilt.rx." .. name .. ": a Value or an Event expected")
-    out = core.derived_event({ src }, function(emit, node)
-      for _, e in ipairs(core.emissions(node)) do
-        on(e[2], emit)
-      end
-    end, name)
+    initial = src.value
   end
+  local out = helpers.follow(src, name, initial, on)
   local function later(v)
     if core.is_value(out) then
       out:set(v)
