@@ -15,6 +15,31 @@ function M.die(command, code, fmt, ...)
   return hcore.exit(code)
 end
 
+--- usage_error(command, usage, fmt, ...): "hilt COMMAND: message" and the
+--- usage on stderr, then exit 2.
+function M.usage_error(command, usage, fmt, ...)
+  io.stderr:write("hilt ", command, ": ", fmt:format(...), "\n", usage)
+  return hcore.exit(2)
+end
+
+--- options(command, argv, spec, usage) -> opts, positional: parse's, with
+--- --help and -h; or nothing, once it has answered: the usage on stdout
+--- for --help, a usage error (exit 2) for a bad option.
+function M.options(command, argv, spec, usage)
+  spec.help = "flag"
+  spec.alias = spec.alias or {}
+  spec.alias.h = "help"
+  local opts, pos = M.parse(argv, 2, spec)
+  if not opts then
+    return M.usage_error(command, usage, "%s", pos)
+  end
+  if opts.help then
+    io.stdout:write(usage)
+    return
+  end
+  return opts, pos
+end
+
 --- message(err) -> an error's text: a hilt.Error's message, else tostring.
 function M.message(err)
   return hcore.is_error(err) and err.message or tostring(err)

@@ -55,20 +55,13 @@ local LISTENERS = {
 }
 
 return function(argv)
-  local opts, pos = args.parse(argv, 2, { listen = "value", eshet = "value",
-    http = "value", control = "value", token = "value", help = "flag",
-    alias = { h = "help" } })
+  local opts, pos = args.options("hub", argv, { listen = "value",
+    eshet = "value", http = "value", control = "value", token = "value" }, USAGE)
   if not opts then
-    io.stderr:write("hilt hub: ", pos, "\n", USAGE)
-    return hcore.exit(2)
-  end
-  if opts.help then
-    io.stdout:write(USAGE)
     return
   end
   if #pos > 0 then
-    io.stderr:write("hilt hub: unexpected argument '", pos[1], "'\n", USAGE)
-    return hcore.exit(2)
+    return args.usage_error("hub", USAGE, "unexpected argument '%s'", pos[1])
   end
   opts.listen = opts.listen or DEFAULT_ADDR
   opts.token = opts.token or os.getenv("HILT_TOKEN")

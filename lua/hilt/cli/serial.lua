@@ -18,10 +18,6 @@ Options:
   -h, --help   show this help
 ]]
 
-local function die(code, fmt, ...)
-  return args.die("serial", code, fmt, ...)
-end
-
 -- The columns of a port: path, transport, USB id, serial, description.
 local function row(p)
   local id = p.vid and ("%04x:%04x"):format(p.vid, p.pid) or "-"
@@ -63,16 +59,17 @@ local function list()
 end
 
 return function(argv)
-  local opts, pos = args.parse(argv, 2, { help = "flag", alias = { h = "help" } })
+  local opts, pos = args.options("serial", argv, {}, USAGE)
   if not opts then
-    return die(2, "%s\n%s", pos, USAGE)
+    return
   end
-  if opts.help or (#pos == 0 and argv[2] == nil) then
+  if #pos == 0 then
     io.stdout:write(USAGE)
     return
   end
   if pos[1] ~= "list" or #pos > 1 then
-    return die(2, "unknown command '%s'\n%s", table.concat(pos, " "), USAGE)
+    return args.usage_error("serial", USAGE, "unknown command '%s'",
+      table.concat(pos, " "))
   end
   list()
 end

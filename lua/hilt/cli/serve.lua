@@ -34,20 +34,14 @@ end
 local message = args.message
 
 return function(argv)
-  local opts, pos = args.parse(argv, 2, { listen = "value", token = "value",
-    name = "value", help = "flag", alias = { h = "help" } })
+  local opts, pos = args.options("serve", argv, { listen = "value",
+    token = "value", name = "value" }, USAGE)
   if not opts then
-    io.stderr:write("hilt serve: ", pos, "\n", USAGE)
-    return hcore.exit(2)
-  end
-  if opts.help then
-    io.stdout:write(USAGE)
     return
   end
   if #pos ~= 1 then
-    io.stderr:write("hilt serve: ", #pos == 0 and "a config file is needed"
-      or "one config file only", "\n", USAGE)
-    return hcore.exit(2)
+    return args.usage_error("serve", USAGE, "%s",
+      #pos == 0 and "a config file is needed" or "one config file only")
   end
   local ok, root, name = pcall(config.load, pos[1])
   if not ok then
