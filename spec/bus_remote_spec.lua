@@ -217,3 +217,46 @@ describe("hilt.bus pings", function()
     hilt.sleep(0.05)
   end)
 end)
+
+describe("hilt.bus replaying", function()
+  -- The replay waits on the hub; a notification that arrives meanwhile
+  -- runs a callback that changes one of this client's states, before the
+  -- client counts as connected. The hub must still hear of it, and the
+  -- older answer to the observe must not follow the change.
+  it("sends what changes while it replays to a new connection", function()
+    local got, conns = {}, {}
+    local srv = rpc.serve("tcp://127.0.0.1:0", { bus = {
+      hello = function() return "c" end,
+      state_register = function() end,
+      state_changed = function(_, v) got[#got + 1] = v end,
+      state_observe = function(path)
+        local conn = rpc.caller()
+        conns[#conns + 1] = conn
+        if #conns > 1 then
+          conn:notify("bus/state", path, true, 6)
+          hilt.sleep(0.05)
+        end
+        return { known = true, value = #conns + 4 }
+      end,
+    } })
+    local b = busmod.connect(srv:address(), FAST)
+    local out = b:state_register("/out")
+    out:changed(1)
+    -- As a hilt.rx Value does, the callback acts only on a change.
+    local last
+    assert.are.equal(5, b:observe("/in", function(v)
+      if v ~= busmod.Unknown and v ~= last then
+        last = v
+        out:changed(v * 10)
+      end
+    end))
+    conns[1]:close()
+    assert.is_true(wait.poll(2, function() return #conns == 2 end))
+    assert.is_true(b:wait_connected(2))
+    assert.is_true(wait.poll(2, function() return got[#got] == 60 end))
+    assert.are.same({ 1, 1, 60 }, got)
+    b:close()
+    srv:close()
+    hilt.sleep(0.05)
+  end)
+end)

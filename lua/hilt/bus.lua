@@ -322,7 +322,7 @@ end
 function Bus:deliver(path, value, inline)
   local o = self.observed[path]
   if o then
-    o.value = value
+    o.value, o.changes = value, o.changes + 1
   end
   M.run_callbacks(self.observers[path], value, inline)
 end
@@ -346,13 +346,16 @@ function M.run_callbacks(list, value, inline)
 end
 
 -- Observes path at the hub and returns its value there (Unknown while
--- unknown).
-function Bus:observe_at_hub(path)
+-- unknown), and whether that answer is still the news: the hub sends a
+-- change only after its answer, but the change's notification may run
+-- before this task resumes, and then it is the newer value.
+function Bus:observe_at_hub(path, o)
+  local before = o.changes
   local known, value = self:request("state_observe", path)
   if not known then
-    return Unknown
+    value = Unknown
   end
-  return value
+  return value, o.changes == before
 end
 
 --- bus:observe(path [, fn]) -> current value (Unknown while unknown); fn
@@ -371,16 +374,18 @@ function Bus:observe(path, fn)
   self.link:interest()
   local o = self.observed[path]
   if not o then
-    o = { value = Unknown }
+    o = { value = Unknown, changes = 0 }
     self.observed[path] = o
     if self.link.connected or not self.addr then
-      local ok, v = pcall(self.observe_at_hub, self, path)
+      local ok, v, current = pcall(self.observe_at_hub, self, path, o)
       if not ok then
         self.observed[path] = nil
         list[#list] = nil
         error(v, 2)
       end
-      o.value = v
+      if current then
+        o.value = v
+      end
     end
   end
   if put then
@@ -392,24 +397,61 @@ end
 
 -- --- connection ---------------------------------------------------------------------
 
+-- The keys of t, as they are now: the requests below wait, and other
+-- tasks may add to t meanwhile.
+local function keys(t)
+  local list = {}
+  for k in pairs(t) do
+    list[#list + 1] = k
+  end
+  return list
+end
+
 -- Asks a new connection for everything this client held, in the order it
 -- was asked: registrations, then its states' last values, then what it
--- observes, whose answers reach the observers.
+-- observes, whose answers reach the observers. While it waits on the hub,
+-- notifications run and callbacks may register, observe or change a
+-- state: the client is not connected yet, so those are only kept, and
+-- the replay goes round again until it has made all of them.
 function Bus:replay()
-  for _, reg in ipairs(self.regs) do
-    self:request(reg[1], reg[2])
-  end
-  for path, st in pairs(self.states) do
-    if st.value ~= Unknown then
-      self:request("state_changed", path, st.value)
+  local made, registered, sent, asked = {}, {}, {}, {}
+  local busy = true
+  while busy do
+    busy = false
+    for _, reg in ipairs(self.regs) do
+      if not made[reg] then
+        made[reg], busy = true, true
+        self:request(reg[1], reg[2])
+        if reg[1] == "state_register" then
+          registered[reg[2]] = true
+        end
+      end
     end
-  end
-  -- An answer reaches the observers unless it is Unknown again: the
-  -- observers saw Unknown when the connection was lost.
-  for path, o in pairs(self.observed) do
-    local v = self:observe_at_hub(path)
-    if v ~= Unknown or o.value ~= Unknown then
-      self:deliver(path, v)
+    -- A state the hub has registered again is unknown there until told.
+    for _, path in ipairs(keys(self.states)) do
+      local st = self.states[path]
+      local v = st and registered[path] and st.value
+      if v ~= nil and v ~= (sent[path] or Unknown) then
+        sent[path], busy = v, true
+        if v == Unknown then
+          self:request("state_unknown", path)
+        else
+          self:request("state_changed", path, v)
+        end
+      end
+    end
+    -- An answer reaches the observers unless it is Unknown again (the
+    -- observers saw Unknown when the connection was lost) or a newer
+    -- change reached them first.
+    for _, path in ipairs(keys(self.observed)) do
+      local o = self.observed[path]
+      if o and not asked[path] then
+        asked[path], busy = true, true
+        local v, current = self:observe_at_hub(path, o)
+        if current and (v ~= Unknown or o.value ~= Unknown) then
+          self:deliver(path, v)
+        end
+      end
     end
   end
 end
