@@ -10,6 +10,11 @@ void hilt__timer_lib(lua_State *L);
 void hilt__log_lib(lua_State *L);
 void hilt__signal_lib(lua_State *L);
 void hilt__tty_lib(lua_State *L);
+void hilt__edit_lib(lua_State *L);
+
+/// While owned, SIGINT no longer interrupts the main task: a watcher of
+/// the script's (hilt.signal) handles it, as the REPL does.
+void hilt_sigint_own(int owned);
 
 /// Counts timers that are started and not stopped, for leak checks.
 int hilt__timer_active_count(void);

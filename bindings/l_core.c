@@ -87,6 +87,7 @@ int luaopen_hilt_core(lua_State *L)
   hilt__log_lib(L);
   hilt__signal_lib(L);
   hilt__tty_lib(L);
+  hilt__edit_lib(L);
   hilt_error_push_metatable(L);
   lua_setfield(L, -2, "Error");
   lua_pushstring(L, HILT_VERSION);

@@ -90,6 +90,14 @@ static int l_signal(lua_State *L)
   return 1;
 }
 
+// own_sigint(bool): while true, SIGINT leaves the main task alone and only
+// reaches the script's watchers.
+static int l_own_sigint(lua_State *L)
+{
+  hilt_sigint_own(lua_toboolean(L, 1));
+  return 0;
+}
+
 static int l_watcher_stop(lua_State *L)
 {
   watcher_stop(L, luaL_checkudata(L, 1, SIGNAL_MT));
@@ -124,4 +132,6 @@ void hilt__signal_lib(lua_State *L)
   lua_pop(L, 1);
   lua_pushcfunction(L, l_signal);
   lua_setfield(L, -2, "signal");
+  lua_pushcfunction(L, l_own_sigint);
+  lua_setfield(L, -2, "own_sigint");
 }

@@ -26,11 +26,20 @@ static void log_flush_cb(uv_prepare_t *handle)
   hilt_log_flush();
 }
 static int sigint_count;
+static int sigint_owned;
+
+void hilt_sigint_own(int owned)
+{
+  sigint_owned = owned;
+}
 
 static void sigint_cb(uv_signal_t *handle, int signum)
 {
   lua_State *L = handle->loop->data;
   hilt_task_t *main_task = hilt_sched_main();
+  if (sigint_owned) {
+    return;  // a watcher of the script's handles it (the REPL)
+  }
   sigint_count++;
   if (sigint_count == 1 && main_task != NULL &&
       main_task->status < HILT_TASK_DONE) {

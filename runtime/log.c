@@ -90,6 +90,25 @@ static void format_time(char *buf, size_t size)
 static char batch[LOG_BATCH_MAX];
 static size_t batch_len;
 static int batching;
+static hilt_log_writer_t writer;
+static void *writer_data;
+
+void hilt_log_set_writer(hilt_log_writer_t fn, void *data)
+{
+  hilt_log_flush();
+  writer = fn;
+  writer_data = data;
+}
+
+static void put(const char *s, size_t n)
+{
+  if (writer != NULL) {
+    writer(writer_data, s, n);
+    return;
+  }
+  fwrite(s, 1, n, stderr);
+  fflush(stderr);
+}
 
 void hilt_log_batch(int on)
 {
@@ -100,8 +119,7 @@ void hilt_log_batch(int on)
 void hilt_log_flush(void)
 {
   if (batch_len > 0) {
-    fwrite(batch, 1, batch_len, stderr);
-    fflush(stderr);
+    put(batch, batch_len);
     batch_len = 0;
   }
 }
@@ -117,8 +135,7 @@ static void put_line(hilt_log_level_t level, const char *line, size_t n)
     return;
   }
   hilt_log_flush();
-  fwrite(line, 1, n, stderr);
-  fflush(stderr);
+  put(line, n);
 }
 
 void hilt_log_write(hilt_log_level_t level, const char *source,

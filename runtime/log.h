@@ -3,6 +3,7 @@
 #define HILT_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 typedef enum {
   HILT_LOG_DEBUG = 0,
@@ -41,6 +42,11 @@ void hilt_logv(hilt_log_level_t level, const char *source, const char *fmt,
 /// it on and flushes before the loop waits for I/O and at exit.
 void hilt_log_batch(int on);
 void hilt_log_flush(void);
+
+/// Sends the lines somewhere other than stderr (NULL: back to stderr): the
+/// REPL draws them above the line being typed.
+typedef void (*hilt_log_writer_t)(void *data, const char *s, size_t n);
+void hilt_log_set_writer(hilt_log_writer_t fn, void *data);
 
 /// Writes `msg` as is (it may hold newlines, e.g. a traceback).
 void hilt_log_write(hilt_log_level_t level, const char *source,

@@ -25,6 +25,8 @@ Commands:
   run [--lab F | --connect A] script.lua [args]
                           run a script (as 'hilt script.lua args'); hilt.lab()
                           in it serves config F in-process or reaches exporter A
+  repl [ADDR]             an interactive prompt bound to a driver tree and
+                          the bus (hilt repl --help)
   serve lab.lua           serve a driver tree (hilt serve --help)
   hub                     run a bus hub (hilt hub --help)
   ls ADDR                 show an exporter's driver tree
@@ -267,6 +269,9 @@ local commands = {
   end,
   serve = function(argv)
     return require("hilt.cli.serve")(argv)
+  end,
+  repl = function(argv)
+    return require("hilt.cli.repl")(argv)
   end,
   hub = function(argv)
     return require("hilt.cli.hub")(argv)
