@@ -455,9 +455,11 @@ static void setup_editline(edit_t *ed)
   el_set(el, EL_PROMPT, prompt_of);
   el_set(el, EL_HIST, history, ed->hist);
   el_source(el, NULL);  // the user's ~/.editrc, as other libedit programs
-  el_set(el, EL_ADDFN, "hilt-complete", "complete a name or a bus path",
-         complete_fn);
-  el_set(el, EL_BIND, "^I", "hilt-complete", NULL);
+  // The wide calls keep these (static) strings as they are; the narrow
+  // ones copy them and el_end never frees the copies.
+  el_wset(el, EL_ADDFN, L"hilt-complete", L"complete a name or a bus path",
+          complete_fn);
+  el_wset(el, EL_BIND, L"^I", L"hilt-complete", NULL);
 }
 
 static void handle_free(uv_handle_t *h)

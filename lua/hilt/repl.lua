@@ -114,15 +114,11 @@ function Session:loop()
 end
 
 -- Without a terminal (input from a pipe or a file): the same evaluation,
--- lines read as they come, no prompt.
+-- no prompt. The lines are read as Lua's io reads them, which holds the
+-- loop while it waits: for scripted input, which is there at once.
 function Session:loop_plain()
-  local stdin = require("hilt.net").stdio()
-  while true do
-    local line = stdin:read_until("\n")
-    if line == nil or line == "" then
-      return
-    end
-    self:take_line((line:gsub("\r?\n$", "")))
+  for line in io.stdin:lines() do
+    self:take_line((line:gsub("\r$", "")))
   end
 end
 
@@ -152,7 +148,8 @@ function M.run(opts)
   completer = require("hilt.repl.complete").new({ env = self.env,
     bus = function() return self.env.bus end })
   self.completer = completer
-  local restore = output.route(self.write)
+  -- Without an editor, output goes out as it comes.
+  local restore = self.editor and output.route(self.write) or function() end
   hcore.own_sigint(true)
   local sigint = hilt.signal("int", function() self:on_sigint() end)
   if opts.banner then
