@@ -133,12 +133,22 @@ return { children = { host = { type = "shell", timeout = 60, commands = {
   wait = { cmd = "sleep", description = "Sleep N seconds" } } } } }
 ]]
 
-  it("cancels a long remote call on Ctrl-C, and the exporter sees it", function()
+  it("completes its tree, shows its help, and cancels a long call on Ctrl-C", function()
     local exp = exporter.start(CONFIG)
     local dir = exporter.tmpdir()
     local p = start_repl(dir, { exp.addr })
     local ok, err = pcall(function()
       p:wait_for("lab is the exporter at unix://")
+      -- The tree and its methods come from the exporter's report.
+      p:type("lab.ho")
+      p:keys("Tab")
+      p:wait_for("> lab%.host$")
+      p:type(":wa")
+      p:keys("Tab")
+      p:wait_for("> lab%.host:wait$")
+      p:keys("C-u")
+      enter(p, "help(lab.host)")
+      p:wait_for("wait%(%.%.%.%)%s+Sleep N seconds")
       enter(p, "lab.host:wait(30)")
       p:wait_for("> lab%.host:wait%(30%)$")
       require("hilt").sleep(0.5)  -- the call reaches the exporter
