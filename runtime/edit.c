@@ -266,6 +266,7 @@ static void poll_cb(uv_poll_t *p, int status, int events)
   }
   uv_timer_stop(ed->esc_timer);
   ed->in_len += (size_t)n;
+  el_resize(ed->el);  // the terminal may have changed size since
   pump(ed);
   start_reading(ed);
 }
@@ -467,6 +468,33 @@ static void handle_free(uv_handle_t *h)
   free(h);
 }
 
+// Frees what edit_open made before its handles joined the loop.
+static void edit_free(edit_t *ed)
+{
+  if (ed->el != NULL) {
+    el_end(ed->el);
+  }
+  if (ed->hist != NULL) {
+    history_end(ed->hist);
+  }
+  if (ed->in != NULL) {
+    fclose(ed->in);
+  }
+  if (ed->out != NULL) {
+    fclose(ed->out);
+  }
+  if (ed->saved_locale != NULL) {
+    setlocale(LC_CTYPE, ed->saved_locale);
+  }
+  free(ed->saved_locale);
+  free(ed->history_file);
+  free(ed->poll);
+  free(ed->esc_timer);
+  free(ed->prompt);
+  free(ed->text);
+  free(ed);
+}
+
 int edit_open(edit_t **out, uv_loop_t *loop, const edit_opts_t *opts)
 {
   if (!isatty(opts->in_fd) || !isatty(opts->out_fd)) {
@@ -481,18 +509,24 @@ int edit_open(edit_t **out, uv_loop_t *loop, const edit_opts_t *opts)
   ed->prompt = strdup("> ");
   int rc = make_streams(ed, opts->in_fd, opts->out_fd);
   if (rc < 0) {
-    free(ed->prompt);
-    free(ed);
+    edit_free(ed);
     return rc;
+  }
+  ed->poll = malloc(sizeof *ed->poll);
+  ed->esc_timer = malloc(sizeof *ed->esc_timer);
+  if (ed->poll == NULL || ed->esc_timer == NULL) {
+    edit_free(ed);
+    return -ENOMEM;
   }
   set_locale(ed);
   setup_history(ed, opts);
   ed->el = el_init_fd("hilt", ed->in, ed->out, ed->out, fileno(ed->in),
                       fileno(ed->out), fileno(ed->out));
+  if (ed->el == NULL || uv_poll_init(loop, ed->poll, opts->in_fd) != 0) {
+    edit_free(ed);
+    return -EIO;
+  }
   setup_editline(ed);
-  ed->poll = malloc(sizeof *ed->poll);
-  ed->esc_timer = malloc(sizeof *ed->esc_timer);
-  uv_poll_init(loop, ed->poll, opts->in_fd);
   uv_timer_init(loop, ed->esc_timer);
   ed->poll->data = ed->esc_timer->data = ed;
   *out = ed;
@@ -509,16 +543,7 @@ void edit_close(edit_t *ed)
   stop_reading(ed);
   uv_close((uv_handle_t *)ed->poll, handle_free);
   uv_close((uv_handle_t *)ed->esc_timer, handle_free);
-  el_end(ed->el);
-  history_end(ed->hist);
-  fclose(ed->in);
-  fclose(ed->out);
-  if (ed->saved_locale != NULL) {
-    setlocale(LC_CTYPE, ed->saved_locale);
-  }
-  free(ed->saved_locale);
-  free(ed->history_file);
-  free(ed->prompt);
-  free(ed->text);
-  free(ed);
+  ed->poll = NULL;
+  ed->esc_timer = NULL;  // freed by their close callbacks
+  edit_free(ed);
 }
