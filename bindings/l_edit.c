@@ -5,6 +5,7 @@
 //   local kind, text = ed:wait()   -- "line", "eof", "tab", "interrupt"
 //   ed:resume()                    -- after "tab": complete, read on
 //   ed:write(s)                    -- output above the line being typed
+//   ed:redraw()                    -- after SIGCONT
 //   ed:close()
 //
 // complete(before, width) -> insert, listing runs inside ed:resume() and
@@ -210,6 +211,12 @@ static int l_interrupt(lua_State *L)
   return 0;
 }
 
+static int l_redraw(lua_State *L)
+{
+  edit_redraw(check_open(L)->ed);
+  return 0;
+}
+
 static int l_reading(lua_State *L)
 {
   editor_t *e = luaL_checkudata(L, 1, EDITOR_MT);
@@ -251,6 +258,7 @@ static const luaL_Reg methods[] = {
   {"wait", l_wait},
   {"resume", l_resume},
   {"interrupt", l_interrupt},
+  {"redraw", l_redraw},
   {"reading", l_reading},
   {"write", l_write},
   {"history_add", l_history_add},

@@ -375,6 +375,20 @@ void edit_interrupt(edit_t *ed)
   finish(ed, EDIT_INTERRUPT, NULL);
 }
 
+void edit_redraw(edit_t *ed)
+{
+  if (ed->state == IDLE) {
+    return;
+  }
+  // The shell that stopped and continued this process left the terminal
+  // in its own mode: libedit's is set again, and the line drawn anew.
+  el_set(ed->el, EL_PREP_TERM, 0);
+  el_set(ed->el, EL_PREP_TERM, 1);
+  fputs("\n", ed->out);
+  el_set(ed->el, EL_REFRESH);
+  fflush(ed->out);
+}
+
 int edit_reading(edit_t *ed)
 {
   return ed->state != IDLE;

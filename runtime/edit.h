@@ -62,6 +62,10 @@ void edit_resume(edit_t *ed);
 /// EDIT_INTERRUPT. Does nothing when no line is being read.
 void edit_interrupt(edit_t *ed);
 
+/// After the process was stopped and continued (Ctrl-Z, fg): puts the
+/// terminal back in the editor's mode and draws the line again.
+void edit_redraw(edit_t *ed);
+
 /// True while a prompt is shown and a line read.
 int edit_reading(edit_t *ed);
 

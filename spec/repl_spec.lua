@@ -187,6 +187,12 @@ describe("hilt repl without a terminal", function()
     r = exporter.cli({ "repl", "a", "b" })
     assert.are.equal(2, r.code)
     assert.matches("one exporter address at most", r.stderr)
+    -- A hub out of reach is said, not fatal: the lab may be all one wants.
+    r = exporter.cli({ "repl", "--hub", "unix:///nonexistent/hub.sock" }, { input = "1\n",
+      env = { HILT_HISTORY = "" } })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.matches("bus the hub at unix:///nonexistent/hub.sock %(not reachable now: ", r.stdout)
+    assert.matches("\n1\n$", r.stdout)
     r = exporter.cli({ "repl", "unix:///nonexistent/lab.sock" }, { input = "" })
     assert.are.equal(3, r.code)
     assert.matches("cannot reach the exporter at unix:///nonexistent/lab.sock", r.stderr)

@@ -152,11 +152,16 @@ function M.run(opts)
   local restore = self.editor and output.route(self.write) or function() end
   hcore.own_sigint(true)
   local sigint = hilt.signal("int", function() self:on_sigint() end)
+  -- Back from Ctrl-Z: the shell has set the terminal its own way.
+  local sigcont = hilt.signal("cont", function()
+    if self.editor then self.editor:redraw() end
+  end)
   if opts.banner then
     self.write(opts.banner .. "\n")
   end
   local ok, err = pcall(self.editor and self.loop or self.loop_plain, self)
   sigint:stop()
+  sigcont:stop()
   hcore.own_sigint(false)
   restore()
   if self.editor then

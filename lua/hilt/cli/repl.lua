@@ -52,9 +52,19 @@ local function open_lab(addr, opts)
     or "the simulated lab, served in this process"
 end
 
+-- The bus and a sentence saying what it is. A hub that cannot be reached
+-- yet is no reason to stop: the lab may be all that is wanted, and the
+-- client reaches the hub when next asked.
 local function open_bus(addr)
   local bus = require("hilt.bus").connect(addr)
-  return bus, addr and ("the hub at %s"):format(addr) or "a hub inside this process"
+  if not addr then
+    return bus, "a hub inside this process"
+  end
+  if bus.connected then
+    return bus, ("the hub at %s"):format(addr)
+  end
+  return bus, ("the hub at %s (not reachable now: %s)"):format(addr,
+    bus.link.first_error or "not connected")
 end
 
 return function(argv)
