@@ -26,10 +26,14 @@ function M.history_file()
   return home and (home .. "/.hilt_history") or nil
 end
 
--- The globals a chunk sees: the bindings over hilt's own globals.
+-- The globals chunks see are the program's own, as at Lua's prompt (a
+-- script run before with -i shares them): lab, bus, hilt and help are
+-- added to them.
 local function environment(opts)
-  local env = setmetatable({}, { __index = _G })
-  env.hilt, env.lab, env.bus = hilt, opts.lab, opts.bus
+  local env = _G
+  env.hilt = env.hilt or hilt
+  env.lab = opts.lab or env.lab
+  env.bus = opts.bus or env.bus
   env.__repl_history = opts.history
   env.help = require("hilt.repl.help").new(env, { write = opts.write })
   return env

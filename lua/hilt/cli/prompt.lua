@@ -1,7 +1,8 @@
--- The interactive prompt of `hilt -i` and of `hilt` on a terminal: lua.c's
--- prompt (expressions printed, incomplete chunks continued on the next
--- line), each line run in the main task so blocking calls work.
--- `hilt repl` is the full REPL with editing, history and completion.
+-- The interactive prompt of `hilt -i` and of `hilt` on a terminal. On a
+-- terminal it is hilt.repl's (line editing, history, completion, each
+-- chunk a task; `hilt repl` adds a driver tree and the bus). Otherwise
+-- lua.c's prompt on plain lines: expressions printed, incomplete chunks
+-- continued on the next line, each line run in the main task.
 local core = require("hilt.core")
 
 local function incomplete(err)
@@ -50,6 +51,9 @@ local function read_chunk()
 end
 
 return function()
+  if core.isatty(0) and core.isatty(1) then
+    return require("hilt.repl").run({})
+  end
   while true do
     local src, chunk, err = read_chunk()
     if src == nil then
