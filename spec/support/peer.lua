@@ -110,7 +110,7 @@ function M.start(source, opts)
     :format(opts.env or "", quote(M.hilt), quote(dir .. "/main.lua"),
             quote(s.errfile), quote(s.pidfile), quote(s.rcfile))
   os.execute(("sh -c %s >/dev/null 2>&1 </dev/null &"):format(quote(inner)))
-  poll(10, function() return read(ready) or read(s.rcfile) end)
+  poll(10, function() return read(ready) or s:exited() end)
   if read(ready) == nil then
     local r = s:stop()
     error(("server did not start (exit %s):\n%s"):format(
@@ -131,8 +131,11 @@ function Server:log_since(mark)
   return self:log():sub(mark + 1)
 end
 
+-- The shell creates the file before it writes the status: only a whole
+-- line counts.
 function Server:exited()
-  return read(self.rcfile) ~= nil
+  local rc = read(self.rcfile)
+  return rc ~= nil and rc:match("^%d+\n") ~= nil
 end
 
 --- server:kill(sig): sends a signal ("INT", "KILL", ...) to the server.
