@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "bind.h"
@@ -87,17 +86,8 @@ static char *dup_string(lua_State *L, int idx)
   return s != NULL ? strndup(s, n) : NULL;
 }
 
-static int terminal_width(void)
-{
-  struct winsize ws;
-  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
-    return ws.ws_col;
-  }
-  return 80;
-}
-
-static void on_complete(void *data, const char *before, char **insert,
-                        char **listing)
+static void on_complete(void *data, const char *before, int width,
+                        char **insert, char **listing)
 {
   editor_t *e = data;
   lua_State *L = e->L != NULL ? e->L : hilt_sched_state();
@@ -107,7 +97,7 @@ static void on_complete(void *data, const char *before, char **insert,
     return;
   }
   lua_pushstring(L, before);
-  lua_pushinteger(L, terminal_width());
+  lua_pushinteger(L, width);
   if (lua_pcall(L, 2, 2, 0) != LUA_OK) {
     hilt_log(HILT_LOG_WARN, "repl", "completion failed: %s",
              lua_tostring(L, -1));

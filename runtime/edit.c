@@ -48,6 +48,7 @@ struct edit {
 };
 
 static void pump(edit_t *ed);
+static int columns(edit_t *ed);
 static void esc_timer_cb(uv_timer_t *t);
 
 // --- libedit's hooks -------------------------------------------------------------
@@ -96,7 +97,7 @@ static unsigned char complete_fn(EditLine *el, int ch)
   char *before = strndup(li->buffer, (size_t)(li->cursor - li->buffer));
   char *insert = NULL, *listing = NULL;
   if (before != NULL && ed->opts.complete != NULL) {
-    ed->opts.complete(ed->opts.data, before, &insert, &listing);
+    ed->opts.complete(ed->opts.data, before, columns(ed), &insert, &listing);
   }
   unsigned char rv = CC_REFRESH;
   if (insert != NULL && insert[0] != '\0') {

@@ -34,9 +34,9 @@ typedef struct {
   const char *history_file;  // NULL keeps no history
   int history_size;          // entries kept (0: 1000)
   // On Tab (after edit_resume): sets *insert to the text to insert at the
-  // cursor and *listing to text shown below the line, each malloc'd or
-  // NULL. Called from inside edit_resume.
-  void (*complete)(void *data, const char *before, char **insert,
+  // cursor and *listing to text shown below the line (a terminal `width`
+  // columns wide), each malloc'd or NULL. Called from inside edit_resume.
+  void (*complete)(void *data, const char *before, int width, char **insert,
                    char **listing);
   // Something happened: edit_event() says what. Called from loop
   // callbacks and from edit_* calls alike.

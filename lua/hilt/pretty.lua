@@ -22,9 +22,12 @@ end
 
 local KEY_ORDER = { number = 1, string = 2, boolean = 3 }
 
+--- sorted_keys(t) -> t's keys, numbers first, then strings, booleans and
+--- the rest; read raw (a __pairs metamethod is not run), so that showing
+--- a table never runs its code.
 local function sorted_keys(t)
   local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
+  for k in next, t do keys[#keys + 1] = k end
   table.sort(keys, function(a, b)
     local ta, tb = type(a), type(b)
     if ta ~= tb then
@@ -91,6 +94,8 @@ local function format(v, opts, depth, seen, indent)
   return "{\n" .. indent .. "  " .. table.concat(parts, ",\n" .. indent .. "  ")
     .. "\n" .. indent .. "}"
 end
+
+M.sorted_keys = sorted_keys
 
 --- format(v [, opts]) -> text. opts: depth (default 8), width (lines
 --- longer than this break across lines; 0: never; default 78), raw (ignore

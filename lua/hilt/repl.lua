@@ -141,17 +141,15 @@ end
 --- history_file()).
 function M.run(opts)
   local self = setmetatable({ pending = {}, history = opts.history or M.history_file() }, Session)
-  local completer
   self.editor = hcore.editor({ history = self.history, complete = function(before, width)
-    return completer:complete(before, width)
+    return self.completer:complete(before, width)
   end })
   self.write = self.editor and function(s) self.editor:write(s) end
     or function(s) io.stdout:write(s) io.stdout:flush() end
   self.env = environment({ lab = opts.lab, bus = opts.bus, history = self.history,
     write = function(s) self.write(s) end })
-  completer = require("hilt.repl.complete").new({ env = self.env,
+  self.completer = require("hilt.repl.complete").new({ env = self.env,
     bus = function() return self.env.bus end })
-  self.completer = completer
   -- Without an editor, output goes out as it comes.
   local restore = self.editor and output.route(self.write) or function() end
   hcore.own_sigint(true)

@@ -4,18 +4,7 @@
 -- lua.c's prompt on plain lines: expressions printed, incomplete chunks
 -- continued on the next line, each line run in the main task.
 local core = require("hilt.core")
-
-local function incomplete(err)
-  return err and err:sub(-5) == "<eof>"
-end
-
-local function compile(src)
-  local chunk = load("return " .. src, "=stdin")
-  if chunk then
-    return chunk
-  end
-  return load(src, "=stdin")
-end
+local eval = require("hilt.repl.eval")
 
 local function print_results(ok, ...)
   if not ok then
@@ -35,8 +24,8 @@ local function read_chunk()
   io.stdout:flush()
   local src = io.stdin:read("l")
   while src ~= nil do
-    local chunk, err = compile(src)
-    if chunk or not incomplete(err) then
+    local chunk, err, more = eval.compile(src, _G)
+    if not more then
       return src, chunk, err
     end
     io.stdout:write(">> ")

@@ -76,7 +76,7 @@ function M.describe(e)
     return "cancelled: " .. (e.message or "")
   end
   local err, tb = e.error, e.traceback
-  local out = { hcore.is_error(err) and tostring(err) or tostring(err) }
+  local out = { tostring(err) }
   if hcore.is_error(err) and err.traceback then
     out[#out + 1] = err.traceback
   end

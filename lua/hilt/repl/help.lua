@@ -54,17 +54,15 @@ local function default_write(s)
   io.stdout:flush()
 end
 
--- Lines of {left, right} pairs, the right sides lined up.
-local function aligned(rows, indent)
+-- Adds to out the lines of {left, right} pairs, the right sides lined up.
+local function add_aligned(out, rows, indent)
   local widest = 0
   for _, r in ipairs(rows) do
     widest = math.max(widest, #r[1])
   end
-  local out = {}
-  for i, r in ipairs(rows) do
-    out[i] = (indent .. r[1] .. (" "):rep(widest - #r[1] + 2) .. r[2]):gsub("%s+$", "")
+  for _, r in ipairs(rows) do
+    out[#out + 1] = (indent .. r[1] .. (" "):rep(widest - #r[1] + 2) .. r[2]):gsub("%s+$", "")
   end
-  return out
 end
 
 -- A node of hilt.client's trees: its children and its session are its own
@@ -81,22 +79,7 @@ local function is_bus(env, v)
     or (busmod and debug.getmetatable(v) == busmod.Bus))
 end
 
-local function sorted_keys(t)
-  local keys = {}
-  for k in next, t do
-    keys[#keys + 1] = k
-  end
-  table.sort(keys, function(a, b)
-    if type(a) ~= type(b) then
-      return type(a) < type(b)
-    end
-    if type(a) == "string" or type(a) == "number" then
-      return a < b
-    end
-    return tostring(a) < tostring(b)
-  end)
-  return keys
-end
+local sorted_keys = pretty.sorted_keys
 
 -- A one-line glimpse of a value: scalars as written, the rest by type.
 local function preview(v)
@@ -126,9 +109,7 @@ local function lab_lines(lab)
     rows[#rows + 1] = { "." .. tostring(name), ("%s (%s)"):format(
       tostring(rawget(c, "path")), tostring(rawget(c, "type"))) }
   end
-  for _, line in ipairs(aligned(rows, "        ")) do
-    out[#out + 1] = line
-  end
+  add_aligned(out, rows, "        ")
   out[#out + 1] = "      help(lab.NAME) shows a node's methods"
   return out
 end
@@ -155,9 +136,7 @@ local function key_lines(env)
       and ("kept in " .. tostring(history)) or "kept for this session only") },
   }
   local out = { "keys" }
-  for _, line in ipairs(aligned(rows, "  ")) do
-    out[#out + 1] = line
-  end
+  add_aligned(out, rows, "  ")
   return out
 end
 
@@ -169,9 +148,7 @@ local function hilt_lines()
     described[f[1]:match("^[%w_]+")] = true
   end
   local out = { "hilt" }
-  for _, line in ipairs(aligned(rows, "  ")) do
-    out[#out + 1] = line
-  end
+  add_aligned(out, rows, "  ")
   local others = {}
   for _, k in ipairs(sorted_keys(hilt)) do
     if type(k) == "string" and not described[k] then
@@ -207,9 +184,7 @@ local function bus_help(bus)
     rows[i] = { "bus:" .. m[1], m[2] }
   end
   rows[#rows + 1] = { "bus.connected", "true while the hub is reachable" }
-  for _, line in ipairs(aligned(rows, "  ")) do
-    out[#out + 1] = line
-  end
+  add_aligned(out, rows, "  ")
   out[#out + 1] = "Paths look like /lab/oven; bus:call(\"/meta/ls\", \"/lab\") lists a directory."
   return out
 end
@@ -259,9 +234,7 @@ local function table_help(t)
     rows[i] = { type(k) == "string" and k or ("[" .. tostring(k) .. "]"),
       ("%-8s %s"):format(type(v), preview(v)) }
   end
-  for _, line in ipairs(aligned(rows, "  ")) do
-    out[#out + 1] = line
-  end
+  add_aligned(out, rows, "  ")
   if #keys > MAX_FIELDS then
     out[#out + 1] = ("  ... and %d more"):format(#keys - MAX_FIELDS)
   end
